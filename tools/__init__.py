@@ -1,0 +1,1 @@
+"""What the agent can call: models, generation, task families, verification."""

@@ -1,0 +1,68 @@
+"""What a task family is: a generator of tasks with a difficulty knob, and a verifier that runs in the sandbox."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from ...sandbox import Sandbox
+
+Split = Literal["train", "heldout"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Task:
+    """One practice or evaluation task.
+
+    The prompt is what the model sees. `hidden` is what only the harness sees (test inputs and the outputs the
+    reference solution produced); it never enters a prompt and never reaches the sandbox as expected values.
+    """
+
+    id: str
+    family: str
+    template: str
+    difficulty: int
+    split: Split
+    prompt: str
+    entry_point: str
+    reference: str
+    hidden: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> Task:
+        return cls(**row)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """The harness's judgement of one attempt, decided from what it observed in the sandbox."""
+
+    passed: bool
+    feedback: str
+    """Human-readable reason (the first failing case, a traceback, a limit); shown to the model in refine."""
+    stopped: str | None = None
+    duration_s: float = 0.0
+
+
+class TaskFamily(abc.ABC):
+    """A practice domain: makes tasks at a difficulty, and verifies an attempt's code against one."""
+
+    name: str
+    description: str
+    levels: tuple[int, ...] = (1, 2, 3, 4, 5)
+
+    @abc.abstractmethod
+    def generate(self, *, split: Split, difficulty: int, n: int, seed: int) -> list[Task]:
+        """`n` tasks at `difficulty`, deterministic for (split, difficulty, n, seed)."""
+
+    @abc.abstractmethod
+    def heldout(self, *, n: int, seed: int) -> list[Task]:
+        """The fixed evaluation set of a run: disjoint from every task `generate(split="train")` can make."""
+
+    @abc.abstractmethod
+    def verify(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
+        """Run `code` against the task's hidden tests in `sandbox`."""

@@ -1,0 +1,123 @@
+"""Task family `python-functions`: write a small Python function from a natural-language spec.
+
+Held-out disjointness is built in: a quarter of the templates (chosen by a stable hash of their names) are
+never used for training, training tasks and held-out tasks come from separate seed streams, and a training
+task whose prompt equals a held-out prompt is never generated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from typing import Any
+
+from ...prompts import render
+from ...sandbox import Sandbox
+from ..verify import call_text, plain, show, verify_function
+from .base import Split, Task, TaskFamily, Verdict
+from .function_templates import TEMPLATES, Template
+
+HELDOUT_ONLY_SHARE = 4  # one template in four is held out entirely
+UNSEEN_SHARE_OF_EVAL = 0.27  # share of the evaluation set drawn from never-trained templates
+
+
+def _stable_bucket(name: str, buckets: int) -> int:
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % buckets
+
+
+def heldout_only_templates() -> list[Template]:
+    return [t for t in TEMPLATES if _stable_bucket(t.name, HELDOUT_ONLY_SHARE) == 0]
+
+
+def training_templates() -> list[Template]:
+    held = {t.name for t in heldout_only_templates()}
+    return [t for t in TEMPLATES if t.name not in held]
+
+
+def _run_reference(template: Template, params: dict[str, Any], inputs: list[list[Any]]) -> list[Any]:
+    """Expected outputs, computed in this process from our own trusted reference solution."""
+    source = template.reference.format(**params) if params else template.reference
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<reference {template.name}>", "exec"), namespace)
+    fn = namespace[template.entry_point]
+    return [plain(fn(*json.loads(json.dumps(args)))) for args in inputs]
+
+
+def make_task(template: Template, rng: random.Random, split: Split) -> Task:
+    params = template.params(rng)
+    inputs = template.inputs(rng, params)
+    expected = _run_reference(template, params, inputs)
+    example = max(range(len(inputs)), key=lambda i: len(json.dumps(inputs[i])) if i < 4 else -1)
+    spec = template.spec.format(**params) if params else template.spec
+    prompt = render(
+        "attempt",
+        signature=template.signature,
+        spec=spec,
+        example_call=call_text(template.entry_point, inputs[example]),
+        example_result=show(expected[example]),
+    )
+    reference = template.reference.format(**params) if params else template.reference
+    digest = hashlib.sha256(json.dumps([template.name, params, inputs]).encode()).hexdigest()[:12]
+    return Task(
+        id=f"pf-{template.name}-{digest}",
+        family=PythonFunctions.name,
+        template=template.name,
+        difficulty=template.level,
+        split=split,
+        prompt=prompt,
+        entry_point=template.entry_point,
+        reference=reference,
+        hidden={"inputs": inputs, "expected": expected, "unseen_template": split == "heldout"
+                and template in heldout_only_templates()},
+    )
+
+
+class PythonFunctions(TaskFamily):
+    name = "python-functions"
+    description = "Write a small Python function (lists, strings, numbers, dicts) from a spec; checked on hidden tests."
+
+    def generate(self, *, split: Split, difficulty: int, n: int, seed: int,
+                 exclude_prompts: frozenset[str] = frozenset()) -> list[Task]:
+        if split != "train":
+            raise ValueError("held-out tasks come from heldout(), not generate()")
+        pool = [t for t in training_templates() if t.level == difficulty]
+        if not pool:
+            raise ValueError(f"no python-functions templates at difficulty {difficulty}")
+        rng = random.Random(f"python-functions:train:{difficulty}:{seed}")
+        tasks: list[Task] = []
+        seen = set(exclude_prompts)
+        attempts = 0
+        while len(tasks) < n and attempts < 50 * n:
+            attempts += 1
+            task = make_task(rng.choice(pool), rng, "train")
+            if task.prompt in seen:
+                continue
+            seen.add(task.prompt)
+            tasks.append(task)
+        return tasks
+
+    def heldout(self, *, n: int, seed: int) -> list[Task]:
+        rng = random.Random(f"python-functions:heldout:{seed}")
+        n_unseen = round(n * UNSEEN_SHARE_OF_EVAL)
+        tasks: list[Task] = []
+        prompts: set[str] = set()
+        for pool, count in ((heldout_only_templates(), n_unseen), (training_templates(), n - n_unseen)):
+            order = sorted(pool, key=lambda t: (t.level, t.name))
+            i = 0
+            while sum(t.template in {p.name for p in pool} for t in tasks) < count and i < 100 * count:
+                task = make_task(order[i % len(order)], rng, "heldout")
+                i += 1
+                if task.prompt not in prompts:
+                    prompts.add(task.prompt)
+                    tasks.append(task)
+        return tasks
+
+    def verify(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
+        return verify_function(
+            code=code,
+            entry_point=task.entry_point,
+            inputs=task.hidden["inputs"],
+            expected=task.hidden["expected"],
+            sandbox=sandbox,
+        )

@@ -21,10 +21,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 from .base import ExecResult, Limits, Sandbox, StopReason
 
-_MINIMAL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+_MINIMAL_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "PYTHONHASHSEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
 
 
 def _limit_child(limits: Limits) -> None:
@@ -78,13 +84,13 @@ class LocalSandbox(Sandbox):
             with open(stdin_path, "rb") as stdin_file:
                 return self._execute(work, stdin_file, lim)
 
-    def _execute(self, work: Path, stdin_file: object, lim: Limits) -> ExecResult:
+    def _execute(self, work: Path, stdin_file: IO[bytes], lim: Limits) -> ExecResult:
         start = time.monotonic()
         proc = subprocess.Popen(
             [self.python, "-I", "-S", "main.py"],
             cwd=work,
             env={**_MINIMAL_ENV, "HOME": str(work), "TMPDIR": str(work)},
-            stdin=stdin_file,  # type: ignore[arg-type]
+            stdin=stdin_file,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,

@@ -143,14 +143,12 @@ def verify_function(
         return Verdict(passed=False, feedback=str(outcome.get("error", "error")), **base)
     if not isinstance(outcome, list) or len(outcome) != len(expected):
         return Verdict(passed=False, feedback="The harness could not read the results.", **base)
-    for args, got, want in zip(inputs, outcome, expected):
+    for args, got, want in zip(inputs, outcome, expected, strict=True):
         call = call_text(entry_point, args)
         if not isinstance(got, dict) or ("ok" not in got and "error" not in got):
             return Verdict(passed=False, feedback="The harness could not read the results.", **base)
         if "error" in got:
             return Verdict(passed=False, feedback=f"{call} raised {got['error']}", **base)
         if not same(got["ok"], want):
-            return Verdict(
-                passed=False, feedback=f"{call} returned {show(got['ok'])}, expected {show(want)}", **base
-            )
+            return Verdict(passed=False, feedback=f"{call} returned {show(got['ok'])}, expected {show(want)}", **base)
     return Verdict(passed=True, feedback=f"All {len(expected)} tests passed.", **base)

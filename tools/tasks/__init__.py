@@ -13,9 +13,7 @@ def get_family(name: str) -> TaskFamily:
     try:
         return FAMILIES[name]()
     except KeyError:
-        raise ValueError(
-            f"unknown task family {name!r}; known families: {', '.join(sorted(FAMILIES))}"
-        ) from None
+        raise ValueError(f"unknown task family {name!r}; known families: {', '.join(sorted(FAMILIES))}") from None
 
 
 __all__ = ["FAMILIES", "Split", "Task", "TaskFamily", "Verdict", "get_family"]

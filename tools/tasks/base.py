@@ -56,8 +56,17 @@ class TaskFamily(abc.ABC):
     levels: tuple[int, ...] = (1, 2, 3, 4, 5)
 
     @abc.abstractmethod
-    def generate(self, *, split: Split, difficulty: int, n: int, seed: int) -> list[Task]:
-        """`n` tasks at `difficulty`, deterministic for (split, difficulty, n, seed)."""
+    def generate(
+        self,
+        *,
+        split: Split,
+        difficulty: int,
+        n: int,
+        seed: int,
+        exclude_prompts: frozenset[str] = frozenset(),
+    ) -> list[Task]:
+        """`n` tasks at `difficulty`, deterministic for (split, difficulty, n, seed), none with a prompt in
+        `exclude_prompts` (the held-out prompts)."""
 
     @abc.abstractmethod
     def heldout(self, *, n: int, seed: int) -> list[Task]:

@@ -68,8 +68,11 @@ def make_task(template: Template, rng: random.Random, split: Split) -> Task:
         prompt=prompt,
         entry_point=template.entry_point,
         reference=reference,
-        hidden={"inputs": inputs, "expected": expected, "unseen_template": split == "heldout"
-                and template in heldout_only_templates()},
+        hidden={
+            "inputs": inputs,
+            "expected": expected,
+            "unseen_template": split == "heldout" and template in heldout_only_templates(),
+        },
     )
 
 
@@ -77,8 +80,15 @@ class PythonFunctions(TaskFamily):
     name = "python-functions"
     description = "Write a small Python function (lists, strings, numbers, dicts) from a spec; checked on hidden tests."
 
-    def generate(self, *, split: Split, difficulty: int, n: int, seed: int,
-                 exclude_prompts: frozenset[str] = frozenset()) -> list[Task]:
+    def generate(
+        self,
+        *,
+        split: Split,
+        difficulty: int,
+        n: int,
+        seed: int,
+        exclude_prompts: frozenset[str] = frozenset(),
+    ) -> list[Task]:
         if split != "train":
             raise ValueError("held-out tasks come from heldout(), not generate()")
         pool = [t for t in training_templates() if t.level == difficulty]

@@ -1,0 +1,257 @@
+"""The `autodidact` command.
+
+autodidact run "get better at writing small Python functions"
+autodidact trace runs/<dir> [--json]
+autodidact resume runs/<dir>
+autodidact exec program.py [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import RunConfig
+from .errors import UserError
+
+EXIT_USAGE = 2
+
+
+def _slug(goal: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", goal.lower()).strip("-")[:40] or "run"
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autodidact",
+        description="A language model that improves itself: it practises tasks, checks its answers in a sandbox, "
+        "repairs its failures, fine-tunes on what it verified, and keeps the new model only when a held-out "
+        "evaluation proves it better.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    defaults = RunConfig(goal="")
+
+    run = sub.add_parser(
+        "run",
+        help="start a self-improvement run for a goal",
+        description="Start a run: plan, acquire, refine, select, train, evaluate, with a gate "
+        "after each stage. Progress goes to stderr and RUN_DIR/run.log; the final table to stdout.",
+    )
+    run.add_argument("goal", help='what to get better at, e.g. "get better at writing small Python functions"')
+    run.add_argument(
+        "--rounds",
+        type=_positive(int),
+        default=defaults.rounds,
+        help=f"most improvement rounds (default {defaults.rounds})",
+    )
+    run.add_argument(
+        "--model",
+        default=defaults.model,
+        help="starting model: the bundled default, a Hugging Face id, or a local checkpoint directory "
+        f"(default {defaults.model})",
+    )
+    run.add_argument(
+        "--tasks",
+        default=",".join(defaults.tasks),
+        help="comma-separated task families (default %(default)s)",
+    )
+    run.add_argument("--run-dir", type=Path, help="where the run lives (default runs/<time>-<goal>)")
+    run.add_argument("--seed", type=int, default=defaults.seed, help="seed for tasks and sampling (default 0)")
+    run.add_argument(
+        "--heldout-tasks",
+        type=_positive(int),
+        default=defaults.heldout_tasks,
+        help=f"size of the held-out evaluation set (default {defaults.heldout_tasks})",
+    )
+    run.add_argument(
+        "--tasks-per-round",
+        type=_positive(int),
+        default=defaults.tasks_per_round,
+        help=f"practice tasks per round (default {defaults.tasks_per_round})",
+    )
+    run.add_argument(
+        "--samples",
+        type=_positive(int),
+        default=defaults.samples_per_task,
+        help=f"attempts sampled per practice task (default {defaults.samples_per_task})",
+    )
+    run.add_argument("--keep-candidates", action="store_true", help="keep the weights of rejected candidates")
+    run.add_argument("--quiet", action="store_true", help="no progress on stderr (run.log still gets it)")
+
+    resume = sub.add_parser("resume", help="continue a run that was interrupted, from its last finished node")
+    resume.add_argument("run_dir", type=Path)
+    resume.add_argument("--quiet", action="store_true")
+
+    trace = sub.add_parser("trace", help="show a run: gate decisions and per-round results")
+    trace.add_argument("run_dir", type=Path)
+    trace.add_argument("--json", action="store_true", help="print one JSON object")
+
+    exe = sub.add_parser("exec", help="run a Python file in the sandbox and print what happened")
+    exe.add_argument("file", type=Path)
+    exe.add_argument("--json", action="store_true", help="print the result as JSON")
+    exe.add_argument("--timeout", type=_positive(float), default=10.0, help="wall-clock seconds (default 10)")
+    exe.add_argument("--sandbox", default="local", help="sandbox backend (default local)")
+    return parser
+
+
+def _config_from_args(args: argparse.Namespace) -> RunConfig:
+    goal = args.goal.strip()
+    if not goal:
+        raise UserError(
+            'the goal is empty; say what to get better at, e.g. autodidact run "write small Python functions"'
+        )
+    from ..tools.tasks import FAMILIES
+
+    families = [f.strip() for f in args.tasks.split(",") if f.strip()]
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown or not families:
+        raise UserError(
+            f"unknown task family {', '.join(unknown) or '(none)'}; choose from: {', '.join(sorted(FAMILIES))}"
+        )
+    return RunConfig(
+        goal=goal,
+        model=args.model,
+        tasks=families,
+        rounds=args.rounds,
+        seed=args.seed,
+        heldout_tasks=args.heldout_tasks,
+        tasks_per_round=args.tasks_per_round,
+        samples_per_task=args.samples,
+        keep_candidates=args.keep_candidates,
+    )
+
+
+def _execute(ctx: Any, initial: Any) -> int:
+    from .graph import compile_graph, run_graph
+    from .trace import build_trace, format_table
+
+    app = compile_graph(ctx)
+    start = time.monotonic()
+    run_graph(app, initial)
+    trace = build_trace(ctx, app)
+    ctx.log(f"run finished in {time.monotonic() - start:.0f} s; champion: {trace['champion']}")
+    print(format_table(trace))
+    print(f"run directory: {ctx.run.path}  (autodidact trace {ctx.run.path})")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ..tools.models import check_model
+    from .context import RunContext
+    from .rundir import RunDir
+
+    config = _config_from_args(args)
+    run_dir = args.run_dir or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(config.goal)}"
+    RunDir.check_new(run_dir, config.goal)
+    location = check_model(config.model)  # fails before anything is written
+    run = RunDir.create(run_dir, config)
+    ctx = RunContext(config=config, run=run, quiet=args.quiet)
+    ctx.log(f"run started in {run_dir}: goal {config.goal!r}, model {location}")
+    ctx.make_heldout()
+    initial = {
+        "goal": config.goal,
+        "round": 0,
+        "base_model": location,
+        "champion": location,
+        "candidate": None,
+        "current": {},
+        "level_stats": {},
+        "history": [],
+        "decisions": [],
+    }
+    return _execute(ctx, initial)
+
+
+def _open(run_dir: Path, quiet: bool = True) -> Any:
+    from .context import RunContext
+    from .rundir import RunDir
+
+    run = RunDir.open(run_dir)
+    return RunContext(config=run.config(), run=run, quiet=quiet)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .graph import THREAD, compile_graph
+
+    ctx = _open(args.run_dir, args.quiet)
+    snapshot = compile_graph(ctx).get_state(THREAD)
+    if not snapshot.values:
+        raise UserError(f"{args.run_dir} has no saved progress; start a new run instead")
+    if not snapshot.next:
+        ctx.log("resume: the run had already finished")
+    else:
+        ctx.log(f"resume: continuing at {', '.join(snapshot.next)} (round {snapshot.values.get('round')})")
+    return _execute(ctx, None)
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from .graph import compile_graph
+    from .trace import build_trace, format_trace
+
+    ctx = _open(args.run_dir)
+    trace = build_trace(ctx, compile_graph(ctx))
+    print(json.dumps(trace, indent=2) if args.json else format_trace(trace))
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    from ..sandbox import Limits, get_sandbox
+
+    try:
+        code = args.file.read_text()
+    except OSError as exc:
+        raise UserError(f"cannot read {args.file}: {exc.strerror}; give a Python file") from None
+    try:
+        sandbox = get_sandbox(args.sandbox)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    result = sandbox.run(code, limits=Limits(wall_s=args.timeout, cpu_s=args.timeout))
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        print(
+            f"[exit {result.exit_code}, {result.duration_s:.3f} s"
+            + (f", stopped: {result.stopped}]" if result.stopped else "]"),
+            file=sys.stderr,
+        )
+    return 0 if result.exit_code == 0 and not result.stopped else 1
+
+
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "trace": cmd_trace, "exec": cmd_exec}
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    from ..tools.models import ModelError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (UserError, ModelError) as exc:
+        print(f"autodidact: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("autodidact: interrupted; continue with autodidact resume RUN_DIR", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Run configuration: every knob of a run, with its default and what it means (stored in the run's run.json)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass(kw_only=True)
+class RunConfig:
+    goal: str = field(metadata={"description": "What the user wants the model to get better at."})
+    model: str = field(
+        default="SmolLM2-135M-Instruct",
+        metadata={"description": "Starting model: the bundled default, a Hugging Face id, or a local directory."},
+    )
+    tasks: list[str] = field(
+        default_factory=lambda: ["python-functions"],
+        metadata={"description": "Task families to practise on."},
+    )
+    rounds: int = field(default=2, metadata={"description": "Most improvement rounds to run."})
+    seed: int = field(default=0, metadata={"description": "Seed for task generation and sampling."})
+    heldout_tasks: int = field(default=100, metadata={"description": "Size of the fixed held-out evaluation set."})
+    tasks_per_round: int = field(default=120, metadata={"description": "Practice tasks generated per round."})
+    samples_per_task: int = field(default=4, metadata={"description": "Attempts sampled per practice task (k)."})
+    temperature: float = field(default=0.8, metadata={"description": "Sampling temperature for attempts."})
+    max_new_tokens: int = field(default=256, metadata={"description": "Longest completion, in tokens."})
+    batch_size: int = field(default=32, metadata={"description": "Sequences decoded together."})
+    max_repairs: int = field(default=48, metadata={"description": "Failed tasks the model tries to repair per round."})
+    max_rows_per_task: int = field(
+        default=2,
+        metadata={"description": "Most training rows kept per task (balances easy and hard tasks)."},
+    )
+    min_verified: int = field(default=4, metadata={"description": "Gate: verified attempts needed to go on."})
+    min_rows: int = field(default=8, metadata={"description": "Gate: selected rows needed to train."})
+    alpha: float = field(default=0.05, metadata={"description": "Gate: one-sided p-value needed to promote."})
+    epochs: float = field(default=2.0, metadata={"description": "SFT passes over the selected rows."})
+    learning_rate: float = field(default=5e-5, metadata={"description": "SFT peak learning rate."})
+    train_batch_size: int = field(default=8, metadata={"description": "SFT rows per optimizer step."})
+    bf16: bool = field(default=True, metadata={"description": "bf16 autocast in training."})
+    sandbox: str = field(default="local", metadata={"description": "Sandbox backend for running attempts."})
+    keep_candidates: bool = field(
+        default=False,
+        metadata={"description": "Keep rejected candidates' weights (the record stays regardless)."},
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        return cls(**data)

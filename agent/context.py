@@ -1,0 +1,113 @@
+"""What the nodes share besides the state: the configuration, the run directory, and loaded resources.
+
+Resources (models, the sandbox, the held-out set) are loaded lazily and cached, so building the graph is
+cheap (for `trace`) and a resumed run loads only what its remaining nodes need.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..sandbox import Sandbox, get_sandbox
+from ..tools.codeblock import extract_code
+from ..tools.generate import Generator, SamplingParams
+from ..tools.tasks import Task, TaskFamily, get_family
+from .config import RunConfig
+from .rundir import RunDir, read_jsonl, write_jsonl
+
+HELDOUT_FILE = "heldout.jsonl"
+
+
+@dataclass
+class RunContext:
+    config: RunConfig
+    run: RunDir
+    quiet: bool = False
+    _generators: dict[str, Generator] = field(default_factory=dict)
+    _sandbox: Sandbox | None = None
+
+    def log(self, message: str) -> None:
+        self.run.log(message)
+        if not self.quiet:
+            print(f"autodidact: {message}", file=sys.stderr, flush=True)
+
+    # -- resources ---------------------------------------------------------------------------------------
+    def family(self, name: str) -> TaskFamily:
+        return get_family(name)
+
+    @property
+    def sandbox(self) -> Sandbox:
+        if self._sandbox is None:
+            self._sandbox = get_sandbox(self.config.sandbox)
+        return self._sandbox
+
+    def resolve(self, location: str) -> str:
+        """Model locations inside the run directory are stored relative to it."""
+        path = self.run.path / location
+        return str(path) if not Path(location).is_absolute() and path.exists() else location
+
+    def generator(self, location: str) -> Generator:
+        if location not in self._generators:
+            if len(self._generators) >= 2:  # champion and candidate at most
+                self._generators.pop(next(iter(self._generators)))
+            self._generators[location] = Generator(self.resolve(location), batch_size=self.config.batch_size)
+        return self._generators[location]
+
+    def forget(self, location: str) -> None:
+        self._generators.pop(location, None)
+
+    # -- the held-out set --------------------------------------------------------------------------------
+    def make_heldout(self) -> None:
+        tasks: list[Task] = []
+        families = self.config.tasks
+        for i, name in enumerate(families):
+            share = self.config.heldout_tasks // len(families) + (
+                1 if i < self.config.heldout_tasks % len(families) else 0
+            )
+            tasks += self.family(name).heldout(n=share, seed=self.config.seed)
+        write_jsonl(self.run.path / HELDOUT_FILE, (t.to_dict() for t in tasks))
+
+    def heldout(self) -> list[Task]:
+        return [Task.from_dict(r) for r in read_jsonl(self.run.path / HELDOUT_FILE)]
+
+    # -- evaluation, cached per model --------------------------------------------------------------------
+    def eval_results(self, location: str, key: str, progress: Any = None) -> list[dict[str, Any]]:
+        """Greedy pass@1 of the model at `location` on every held-out task (cached in data/eval/KEY.jsonl)."""
+        path = self.run.path / "data" / "eval" / f"{key}.jsonl"
+        if path.exists():
+            return read_jsonl(path)
+        tasks = self.heldout()
+        gen = self.generator(location)
+        replies = gen.complete(
+            [t.prompt for t in tasks],
+            SamplingParams(n=1, temperature=0.0, max_new_tokens=self.config.max_new_tokens),
+            progress=progress,
+        )
+        rows = []
+        for task, (reply,) in zip(tasks, replies, strict=True):
+            verdict = self.family(task.family).verify(task, extract_code(reply, task.entry_point), self.sandbox)
+            rows.append(
+                {
+                    "task_id": task.id,
+                    "template": task.template,
+                    "difficulty": task.difficulty,
+                    "unseen_template": bool(task.hidden.get("unseen_template")),
+                    "passed": verdict.passed,
+                    "feedback": verdict.feedback,
+                    "completion": reply,
+                }
+            )
+        write_jsonl(path, rows)
+        return rows
+
+
+def model_key(location: str, base_model: str) -> str:
+    """A short file-name key for a model: `base` for the starting model, else its directory name."""
+    if location == base_model:
+        return "base"
+    name = Path(location).name
+    return name if name.startswith("round-") else "m-" + hashlib.sha256(location.encode()).hexdigest()[:10]

@@ -1,0 +1,183 @@
+"""The evaluator gate: runs after every node with that stage's criteria, routes the run, and records why.
+
+Each `judge_<stage>` looks only at the state and returns a Decision; `gate_node(stage)` wraps it as a graph
+node that appends the decision and sets `route`. A promotion can only come from `judge_evaluate`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .config import RunConfig
+from .state import Decision, RunState
+
+# Where each verdict sends the run.
+ROUTES = {
+    "plan": ("acquire", "end"),
+    "acquire": ("refine", "rollback"),
+    "refine": ("select",),
+    "select": ("train", "rollback"),
+    "train": ("evaluate", "rollback"),
+    "evaluate": ("promote", "rollback"),
+}
+
+
+def _decision(state: RunState, stage: str, verdict: str, route: str, reason: str, **numbers: Any) -> Decision:
+    return Decision(
+        round=state.get("round", 0), stage=stage, verdict=verdict, route=route, reason=reason, numbers=numbers
+    )
+
+
+def judge_plan(state: RunState, config: RunConfig) -> Decision:
+    plan = state["current"]["plan"]
+    if plan["stop"]:
+        return _decision(state, "plan", "stop", "end", plan["reason"])
+    return _decision(
+        state, "plan", "forward", "acquire", plan["reason"], n_tasks=plan["n_tasks"], levels=plan["levels"]
+    )
+
+
+def judge_acquire(state: RunState, config: RunConfig) -> Decision:
+    counts = state["current"]["counts"]
+    numbers = {k: counts[k] for k in ("tasks", "attempts", "verified", "tasks_solved", "sandbox_errors")}
+    if counts["verified"] < config.min_verified:
+        return _decision(
+            state,
+            "acquire",
+            "rollback",
+            "rollback",
+            f"only {counts['verified']} verified attempts (< {config.min_verified}): nothing to learn",
+            **numbers,
+        )
+    return _decision(
+        state,
+        "acquire",
+        "forward",
+        "refine",
+        f"{counts['verified']} verified attempts on {counts['tasks_solved']} of {counts['tasks']} tasks",
+        **numbers,
+    )
+
+
+def judge_refine(state: RunState, config: RunConfig) -> Decision:
+    counts = state["current"]["counts"]
+    tried, repaired = counts.get("repairs_tried", 0), counts.get("repaired", 0)
+    return _decision(
+        state,
+        "refine",
+        "forward",
+        "select",
+        f"{repaired} of {tried} repairs verified",
+        repairs_tried=tried,
+        repaired=repaired,
+    )
+
+
+def judge_select(state: RunState, config: RunConfig) -> Decision:
+    counts = state["current"]["counts"]
+    numbers = {k: counts[k] for k in ("selected", "duplicates_dropped", "heldout_overlap_dropped")}
+    if counts["selected"] < config.min_rows:
+        return _decision(
+            state,
+            "select",
+            "rollback",
+            "rollback",
+            f"only {counts['selected']} rows selected (< {config.min_rows})",
+            **numbers,
+        )
+    return _decision(state, "select", "forward", "train", f"{counts['selected']} rows selected", **numbers)
+
+
+def loss_is_falling(losses: list[float]) -> bool:
+    """The mean of the last quarter of logged losses is below the mean of the first quarter."""
+    if len(losses) < 2:
+        return True
+    q = max(1, len(losses) // 4)
+    return sum(losses[-q:]) / q < sum(losses[:q]) / q
+
+
+def judge_train(state: RunState, config: RunConfig) -> Decision:
+    train = state["current"].get("train", {})
+    losses = train.get("losses", [])
+    if train.get("error"):
+        return _decision(state, "train", "rollback", "rollback", f"training failed: {train['error']}")
+    if not losses or not all(math.isfinite(x) for x in losses):
+        return _decision(state, "train", "rollback", "rollback", "the loss is not finite", losses=losses[-5:])
+    first, last = losses[0], losses[-1]
+    if not loss_is_falling(losses):
+        return _decision(
+            state,
+            "train",
+            "rollback",
+            "rollback",
+            f"the loss did not fall ({first:.3f} -> {last:.3f})",
+            first_loss=first,
+            last_loss=last,
+        )
+    return _decision(
+        state,
+        "train",
+        "forward",
+        "evaluate",
+        f"loss fell {first:.3f} -> {last:.3f}",
+        first_loss=first,
+        last_loss=last,
+        steps=train.get("steps"),
+    )
+
+
+def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
+    ev = state["current"]["eval"]
+    numbers = {k: ev[k] for k in ("n", "champion_pass1", "candidate_pass1", "gained", "lost", "p_value")}
+    better = ev["candidate_pass1"] > ev["champion_pass1"]
+    if better and ev["p_value"] < config.alpha:
+        return _decision(
+            state,
+            "evaluate",
+            "promote",
+            "promote",
+            f"candidate {ev['candidate_pass1']}/{ev['n']} vs champion {ev['champion_pass1']}/{ev['n']}, "
+            f"one-sided McNemar p={ev['p_value']:.3g} < {config.alpha}",
+            **numbers,
+        )
+    why = "not better" if not better else f"not significant (p={ev['p_value']:.3g} >= {config.alpha})"
+    return _decision(
+        state,
+        "evaluate",
+        "rollback",
+        "rollback",
+        f"candidate {ev['candidate_pass1']}/{ev['n']} vs champion {ev['champion_pass1']}/{ev['n']}: {why}",
+        **numbers,
+    )
+
+
+JUDGES: dict[str, Callable[[RunState, RunConfig], Decision]] = {
+    "plan": judge_plan,
+    "acquire": judge_acquire,
+    "refine": judge_refine,
+    "select": judge_select,
+    "train": judge_train,
+    "evaluate": judge_evaluate,
+}
+
+
+def gate_node(stage: str, config: RunConfig, log: Callable[[str], None]) -> Callable[[RunState], dict[str, Any]]:
+    judge = JUDGES[stage]
+
+    def gate(state: RunState) -> dict[str, Any]:
+        decision = judge(state, config)
+        assert decision["route"] in ROUTES[stage], (stage, decision)
+        log(
+            f"round {decision['round']}: gate after {stage}: {decision['verdict']} -> {decision['route']}: "
+            f"{decision['reason']}"
+        )
+        return {"decisions": [decision], "route": decision["route"]}
+
+    gate.__name__ = f"gate_{stage}"
+    return gate
+
+
+def route(state: RunState) -> str:
+    return state["route"]

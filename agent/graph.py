@@ -1,0 +1,75 @@
+"""The graph: wiring only. Nodes live in `nodes/`, the gate's criteria in `gate.py`.
+
+    START -> plan -> gate -> acquire -> gate -> refine -> gate -> select -> gate -> train -> gate
+          -> evaluate -> gate -> (promote | rollback) -> plan ... -> END
+
+A gate that finds a stage's result wanting routes to `rollback` (which closes the round) or ends the run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+
+from .context import RunContext
+from .gate import ROUTES, gate_node, route
+from .nodes.acquire import acquire
+from .nodes.close import promote, rollback
+from .nodes.evaluate import evaluate
+from .nodes.plan import plan
+from .nodes.refine import refine
+from .nodes.select import select
+from .nodes.train import train
+from .state import RunState
+
+NODES: dict[str, Callable[[RunState, RunContext], dict[str, Any]]] = {
+    "plan": plan,
+    "acquire": acquire,
+    "refine": refine,
+    "select": select,
+    "train": train,
+    "evaluate": evaluate,
+    "promote": promote,
+    "rollback": rollback,
+}
+THREAD = {"configurable": {"thread_id": "run"}, "recursion_limit": 10_000}
+
+
+def _bind(
+    fn: Callable[[RunState, RunContext], dict[str, Any]], ctx: RunContext
+) -> Callable[[RunState], dict[str, Any]]:
+    def node(state: RunState) -> dict[str, Any]:
+        return fn(state, ctx)
+
+    node.__name__ = fn.__name__
+    return node
+
+
+def build_graph(ctx: RunContext) -> StateGraph:
+    graph = StateGraph(RunState)
+    for name, fn in NODES.items():
+        graph.add_node(name, _bind(fn, ctx))  # type: ignore[call-overload]
+    graph.add_edge(START, "plan")
+    for stage, targets in ROUTES.items():
+        graph.add_node(f"gate_{stage}", gate_node(stage, ctx.config, ctx.log))  # type: ignore[call-overload]
+        graph.add_edge(stage, f"gate_{stage}")
+        graph.add_conditional_edges(f"gate_{stage}", route, {t: (END if t == "end" else t) for t in targets})
+    graph.add_edge("promote", "plan")
+    graph.add_edge("rollback", "plan")
+    return graph
+
+
+def compile_graph(ctx: RunContext) -> Any:
+    """The graph compiled with the SQLite checkpointer in the run directory."""
+    connection = sqlite3.connect(ctx.run.db_path, check_same_thread=False)
+    return build_graph(ctx).compile(checkpointer=SqliteSaver(connection))
+
+
+def run_graph(app: Any, initial: RunState | None) -> dict[str, Any]:
+    """Run (initial state) or resume (None) until the graph ends; every node's result is checkpointed first."""
+    app.invoke(initial, THREAD, durability="sync")
+    return dict(app.get_state(THREAD).values)

@@ -1,0 +1,75 @@
+"""acquire: generate practice tasks, sample k attempts each from the champion, verify every attempt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...tools.codeblock import extract_code
+from ...tools.generate import SamplingParams
+from ...tools.tasks import Task
+from ..context import RunContext
+from ..progress import bar
+from ..rundir import write_jsonl
+from ..state import RunState
+
+
+def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
+    cfg, round_no = ctx.config, state["round"]
+    current = dict(state["current"])
+    plan = current["plan"]
+    family = ctx.family(plan["family"])
+    heldout_prompts = frozenset(t.prompt for t in ctx.heldout())
+    tasks: list[Task] = []
+    for level, n in plan["tasks_per_level"].items():
+        seed = cfg.seed * 1_000_003 + round_no * 101 + int(level)
+        tasks += family.generate(split="train", difficulty=int(level), n=n, seed=seed, exclude_prompts=heldout_prompts)
+    k = plan["samples_per_task"]
+    gen = ctx.generator(state["champion"])
+    params = SamplingParams(
+        n=k, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed + round_no
+    )
+    with bar(len(tasks) * k, f"round {round_no} sample") as progress:
+        replies = gen.complete([t.prompt for t in tasks], params, progress=progress.update)
+    attempts = []
+    with bar(len(tasks) * k, f"round {round_no} verify") as progress:
+        for task, samples in zip(tasks, replies, strict=True):
+            for i, reply in enumerate(samples):
+                verdict = family.verify(task, extract_code(reply, task.entry_point), ctx.sandbox)
+                attempts.append(
+                    {
+                        "task_id": task.id,
+                        "sample": i,
+                        "difficulty": task.difficulty,
+                        "completion": reply,
+                        "passed": verdict.passed,
+                        "feedback": verdict.feedback,
+                        "stopped": verdict.stopped,
+                    }
+                )
+                progress.update(1)
+    folder = ctx.run.round_dir(round_no)
+    write_jsonl(folder / "tasks.jsonl", (t.to_dict() for t in tasks))
+    write_jsonl(folder / "attempts.jsonl", attempts)
+    stats: dict[str, list[int]] = {}
+    for row in attempts:
+        s = stats.setdefault(str(row["difficulty"]), [0, 0])
+        s[0] += row["passed"]
+        s[1] += 1
+    solved = {row["task_id"] for row in attempts if row["passed"]}
+    current["counts"] = {
+        "tasks": len(tasks),
+        "attempts": len(attempts),
+        "verified": sum(row["passed"] for row in attempts),
+        "tasks_solved": len(solved),
+        "sandbox_errors": sum(1 for row in attempts if row["stopped"]),
+    }
+    current["files"] = {
+        "tasks": str(folder.relative_to(ctx.run.path) / "tasks.jsonl"),
+        "attempts": str(folder.relative_to(ctx.run.path) / "attempts.jsonl"),
+    }
+    current["level_stats"] = stats
+    ctx.log(
+        f"round {round_no}: acquire: {current['counts']['verified']} of {len(attempts)} attempts verified, "
+        f"{len(solved)} of {len(tasks)} tasks solved"
+    )
+    return {"current": current, "level_stats": stats}

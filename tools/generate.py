@@ -1,0 +1,128 @@
+"""Batched sampling with transformers.
+
+`Generator.complete` applies the chat template, left-pads a batch, and decodes with a loop of our own instead
+of `model.generate`: a row leaves the batch (and the KV cache) as soon as it has written the end token or
+closed its code block, so a batch costs what its unfinished rows cost. Everything after the first closed code
+block is never read, so it is never generated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .models import load_model, load_tokenizer
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamplingParams:
+    n: int = 1
+    temperature: float = 0.0
+    """0 means greedy."""
+    top_p: float = 0.95
+    max_new_tokens: int = 256
+    stop_after_code: bool = True
+    seed: int = 0
+
+
+class Generator:
+    """Samples completions from one model checkpoint (bf16 on the CPU)."""
+
+    def __init__(self, location: str, *, batch_size: int = 32, dtype: torch.dtype = torch.bfloat16) -> None:
+        self.location = location
+        self.batch_size = batch_size
+        self.tokenizer = load_tokenizer(location)
+        self.model = load_model(location, dtype=dtype)
+        self.generated_tokens = 0
+
+    def chat_prompt(self, user_message: str) -> str:
+        return str(
+            self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": user_message}], tokenize=False, add_generation_prompt=True
+            )
+        )
+
+    def complete(
+        self,
+        messages: Sequence[str],
+        params: SamplingParams,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[list[str]]:
+        """`params.n` completions for each user message; `progress(k)` is called as k more are done."""
+        prompts = [self.chat_prompt(m) for m in messages]
+        jobs = [(i, p) for i, p in enumerate(prompts) for _ in range(params.n)]
+        # Similar prompt lengths in one batch waste less padding.
+        jobs.sort(key=lambda job: len(job[1]))
+        out: list[list[str]] = [[] for _ in messages]
+        generator = torch.Generator().manual_seed(params.seed)
+        for start in range(0, len(jobs), self.batch_size):
+            chunk = jobs[start : start + self.batch_size]
+            texts = self._decode_batch([p for _, p in chunk], params, generator)
+            for (i, _), text in zip(chunk, texts, strict=True):
+                out[i].append(text)
+            if progress:
+                progress(len(chunk))
+        return out
+
+    @torch.inference_mode()
+    def _decode_batch(self, prompts: list[str], params: SamplingParams, generator: torch.Generator) -> list[str]:
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        batch = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        input_ids, mask = batch["input_ids"], batch["attention_mask"]
+        n = input_ids.shape[0]
+        eos_ids = {tok.eos_token_id, tok.pad_token_id} - {None}
+        tokens: list[list[int]] = [[] for _ in range(n)]
+        active = torch.arange(n)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(
+            input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
+        )
+        cache, logits = out.cache, out.logits[:, -1, :]
+        for _ in range(params.max_new_tokens):
+            next_ids = self._pick(logits, params, generator)
+            keep = []
+            for row, token in enumerate(next_ids.tolist()):
+                seq = int(active[row])
+                if token in eos_ids:
+                    continue
+                tokens[seq].append(token)
+                if params.stop_after_code and self._closed_code(tokens[seq], token):
+                    continue
+                keep.append(row)
+            self.generated_tokens += len(next_ids)
+            if not keep:
+                break
+            if len(keep) < len(active):
+                index = torch.tensor(keep)
+                cache.batch_select_indices(index)
+                active, mask, next_ids = active[index], mask[index], next_ids[index]
+            mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+            out = self.model(
+                input_ids=next_ids[:, None],
+                attention_mask=mask,
+                position_ids=mask.sum(-1, keepdim=True) - 1,
+                cache=cache,
+                use_cache=True,
+            )
+            cache, logits = out.cache, out.logits[:, -1, :]
+        return [tok.decode(t, skip_special_tokens=True) for t in tokens]
+
+    @staticmethod
+    def _pick(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> torch.Tensor:
+        if params.temperature <= 0:
+            return logits.argmax(-1)
+        probs = torch.softmax(logits.float() / params.temperature, dim=-1)
+        if params.top_p < 1.0:
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            cumulative = sorted_probs.cumsum(-1)
+            sorted_probs[(cumulative - sorted_probs) > params.top_p] = 0.0
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+    def _closed_code(self, tokens: list[int], last: int) -> bool:
+        if "`" not in self.tokenizer.decode([last]):
+            return False
+        return self.tokenizer.decode(tokens).count("```") >= 2

@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(defaults.tasks),
         help="comma-separated task families (default %(default)s)",
     )
+    run.add_argument("--levels", help="comma-separated difficulty levels 1-5 to practise and evaluate on (default all)")
     run.add_argument("--run-dir", type=Path, help="where the run lives (default runs/<time>-<goal>)")
     run.add_argument("--seed", type=int, default=defaults.seed, help="seed for tasks and sampling (default 0)")
     run.add_argument(
@@ -90,6 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(int),
         default=defaults.samples_per_task,
         help=f"attempts sampled per practice task (default {defaults.samples_per_task})",
+    )
+    run.add_argument(
+        "--epochs",
+        type=_positive(float),
+        default=defaults.epochs,
+        help=f"SFT passes over the selected rows (default {defaults.epochs:g})",
+    )
+    run.add_argument(
+        "--learning-rate",
+        type=_positive(float),
+        default=defaults.learning_rate,
+        help=f"SFT peak learning rate (default {defaults.learning_rate:g})",
     )
     run.add_argument("--keep-candidates", action="store_true", help="keep the weights of rejected candidates")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr (run.log still gets it)")
@@ -124,15 +137,26 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         raise UserError(
             f"unknown task family {', '.join(unknown) or '(none)'}; choose from: {', '.join(sorted(FAMILIES))}"
         )
+    levels = None
+    if args.levels:
+        try:
+            levels = sorted({int(x) for x in args.levels.split(",") if x.strip()})
+        except ValueError:
+            levels = []
+        if not levels or not set(levels) <= {1, 2, 3, 4, 5}:
+            raise UserError(f"--levels {args.levels}: give comma-separated levels from 1 to 5, e.g. --levels 1,2")
     return RunConfig(
         goal=goal,
         model=args.model,
         tasks=families,
+        levels=levels,
         rounds=args.rounds,
         seed=args.seed,
         heldout_tasks=args.heldout_tasks,
         tasks_per_round=args.tasks_per_round,
         samples_per_task=args.samples,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
         keep_candidates=args.keep_candidates,
     )
 
@@ -235,12 +259,34 @@ def cmd_exec(args: argparse.Namespace) -> int:
     return 0 if result.exit_code == 0 and not result.stopped else 1
 
 
+def _quiet_libraries() -> None:
+    """Our own progress bars and log lines say what is happening; the libraries' per-file bars only clutter."""
+    import logging
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover - datasets is a dependency of trl
+        pass
+    logging.getLogger("trl").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="trl")
+    warnings.filterwarnings("ignore", module="transformers")
+
+
 COMMANDS = {"run": cmd_run, "resume": cmd_resume, "trace": cmd_trace, "exec": cmd_exec}
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
+    _quiet_libraries()
     from ..tools.models import ModelError
 
     try:

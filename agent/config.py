@@ -17,10 +17,14 @@ class RunConfig:
         default_factory=lambda: ["python-functions"],
         metadata={"description": "Task families to practise on."},
     )
+    levels: list[int] | None = field(
+        default=None,
+        metadata={"description": "Difficulty levels to practise and evaluate on (None: every level of the family)."},
+    )
     rounds: int = field(default=2, metadata={"description": "Most improvement rounds to run."})
     seed: int = field(default=0, metadata={"description": "Seed for task generation and sampling."})
     heldout_tasks: int = field(default=100, metadata={"description": "Size of the fixed held-out evaluation set."})
-    tasks_per_round: int = field(default=120, metadata={"description": "Practice tasks generated per round."})
+    tasks_per_round: int = field(default=160, metadata={"description": "Practice tasks generated per round."})
     samples_per_task: int = field(default=4, metadata={"description": "Attempts sampled per practice task (k)."})
     temperature: float = field(default=0.8, metadata={"description": "Sampling temperature for attempts."})
     max_new_tokens: int = field(default=256, metadata={"description": "Longest completion, in tokens."})
@@ -33,8 +37,8 @@ class RunConfig:
     min_verified: int = field(default=4, metadata={"description": "Gate: verified attempts needed to go on."})
     min_rows: int = field(default=8, metadata={"description": "Gate: selected rows needed to train."})
     alpha: float = field(default=0.05, metadata={"description": "Gate: one-sided p-value needed to promote."})
-    epochs: float = field(default=2.0, metadata={"description": "SFT passes over the selected rows."})
-    learning_rate: float = field(default=5e-5, metadata={"description": "SFT peak learning rate."})
+    epochs: float = field(default=3.0, metadata={"description": "SFT passes over the selected rows."})
+    learning_rate: float = field(default=1e-4, metadata={"description": "SFT peak learning rate."})
     train_batch_size: int = field(default=8, metadata={"description": "SFT rows per optimizer step."})
     bf16: bool = field(default=True, metadata={"description": "bf16 autocast in training."})
     sandbox: str = field(default="local", metadata={"description": "Sandbox backend for running attempts."})

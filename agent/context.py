@@ -68,7 +68,8 @@ class RunContext:
             share = self.config.heldout_tasks // len(families) + (
                 1 if i < self.config.heldout_tasks % len(families) else 0
             )
-            tasks += self.family(name).heldout(n=share, seed=self.config.seed)
+            levels = tuple(self.config.levels) if self.config.levels else None
+            tasks += self.family(name).heldout(n=share, seed=self.config.seed, levels=levels)
         write_jsonl(self.run.path / HELDOUT_FILE, (t.to_dict() for t in tasks))
 
     def heldout(self) -> list[Task]:

@@ -12,7 +12,8 @@ from ..state import RunState
 def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
     round_no = state.get("round", 0) + 1
     family = ctx.family(ctx.config.tasks[(round_no - 1) % len(ctx.config.tasks)])
-    decided = plan_round(ctx.config, round_no, state.get("level_stats", {}), family.levels)
+    levels = tuple(ctx.config.levels) if ctx.config.levels else family.levels
+    decided = plan_round(ctx.config, round_no, state.get("level_stats", {}), levels)
     if not decided.stop:
         ctx.log(
             f"round {round_no}: plan: {decided.to_dict()['n_tasks']} {decided.family} tasks at levels "

@@ -69,8 +69,9 @@ class TaskFamily(abc.ABC):
         `exclude_prompts` (the held-out prompts)."""
 
     @abc.abstractmethod
-    def heldout(self, *, n: int, seed: int) -> list[Task]:
-        """The fixed evaluation set of a run: disjoint from every task `generate(split="train")` can make."""
+    def heldout(self, *, n: int, seed: int, levels: tuple[int, ...] | None = None) -> list[Task]:
+        """The fixed evaluation set of a run (at `levels`, default all): disjoint from every task
+        `generate(split="train")` can make."""
 
     @abc.abstractmethod
     def verify(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:

@@ -107,20 +107,25 @@ class PythonFunctions(TaskFamily):
             tasks.append(task)
         return tasks
 
-    def heldout(self, *, n: int, seed: int) -> list[Task]:
+    def heldout(self, *, n: int, seed: int, levels: tuple[int, ...] | None = None) -> list[Task]:
         rng = random.Random(f"python-functions:heldout:{seed}")
-        n_unseen = round(n * UNSEEN_SHARE_OF_EVAL)
+
+        def at_levels(pool: list[Template]) -> list[Template]:
+            return sorted((t for t in pool if levels is None or t.level in levels), key=lambda t: (t.level, t.name))
+
+        unseen, seen = at_levels(heldout_only_templates()), at_levels(training_templates())
+        n_unseen = round(n * UNSEEN_SHARE_OF_EVAL) if unseen else 0
         tasks: list[Task] = []
         prompts: set[str] = set()
-        for pool, count in ((heldout_only_templates(), n_unseen), (training_templates(), n - n_unseen)):
-            order = sorted(pool, key=lambda t: (t.level, t.name))
-            i = 0
-            while sum(t.template in {p.name for p in pool} for t in tasks) < count and i < 100 * count:
-                task = make_task(order[i % len(order)], rng, "heldout")
+        for pool, count in ((unseen, n_unseen), (seen, n - n_unseen)):
+            made, i = 0, 0
+            while made < count and i < 100 * count:
+                task = make_task(pool[i % len(pool)], rng, "heldout")
                 i += 1
                 if task.prompt not in prompts:
                     prompts.add(task.prompt)
                     tasks.append(task)
+                    made += 1
         return tasks
 
     def verify(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:

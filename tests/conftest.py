@@ -1,0 +1,36 @@
+"""Shared fixtures. Nothing here reaches a model hub: the hub is switched off for the whole test session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Each test sees an AUTODIDACT_HOME of the session, never the user's cache."""
+    monkeypatch.setenv("AUTODIDACT_HOME", str(tmp_path_factory.getbasetemp() / "autodidact-home"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny Llama with random weights (no download)."""
+    import tiny
+
+    return tiny.build_tiny(tmp_path_factory.mktemp("tiny") / "random")
+
+
+@pytest.fixture(scope="session")
+def warm_model(tiny_model) -> Path:
+    """The tiny Llama after a short warm-up on easy reference solutions: it solves some level-1 tasks."""
+    import tiny
+
+    return tiny.warm_up(tiny_model, tiny_model.parent / "warm")

@@ -1,0 +1,122 @@
+"""Bad input: one line naming the problem and the fix, a non-zero exit, and nothing changed on disk."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from autodidact.agent.cli import main
+
+
+def snapshot(path: Path) -> dict[str, str]:
+    if path.is_file():
+        return {".": hashlib.sha256(path.read_bytes()).hexdigest()}
+    if not path.exists():
+        return {}
+    return {
+        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(path.rglob("*"))
+    }
+
+
+def run_cli(args, capsys, watched: Path):
+    before = snapshot(watched)
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    assert code != 0
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("autodidact: error: ")
+    assert snapshot(watched) == before
+    return err
+
+
+def test_empty_goal(tmp_path, capsys):
+    err = run_cli(["run", "   ", "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    assert "goal is empty" in err and not (tmp_path / "r").exists()
+
+
+def test_unknown_task_family(tmp_path, capsys):
+    err = run_cli(["run", "g", "--tasks", "chess", "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    assert "unknown task family chess" in err and "python-functions" in err
+
+
+def test_bad_levels(tmp_path, capsys):
+    err = run_cli(["run", "g", "--levels", "0,9", "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    assert "--levels" in err
+
+
+def test_model_path_that_does_not_exist(tmp_path, capsys):
+    err = run_cli(["run", "g", "--model", str(tmp_path / "nope"), "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    assert "no such model directory" in err and not (tmp_path / "r").exists()
+
+
+def test_model_dir_without_config(tmp_path, capsys):
+    (tmp_path / "m").mkdir()
+    err = run_cli(["run", "g", "--model", str(tmp_path / "m"), "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    assert "config.json" in err
+
+
+def test_corrupt_checkpoint(tmp_path, capsys, tiny_model):
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for f in tiny_model.iterdir():
+        (corrupt / f.name).write_bytes(f.read_bytes())
+    (corrupt / "model.safetensors").write_bytes(b"\x00garbage" * 100)
+    err = run_cli(["run", "g", "--model", str(corrupt), "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    assert "cannot load the model" in err and not (tmp_path / "r").exists()
+
+
+def test_run_dir_that_is_a_file(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("keep me")
+    err = run_cli(["run", "g", "--run-dir", str(f)], capsys, tmp_path)
+    assert "is a file" in err and f.read_text() == "keep me"
+
+
+def test_run_dir_of_another_goal(tmp_path, capsys):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "run.json").write_text(json.dumps({"goal": "other goal", "config": {}}))
+    err = run_cli(["run", "my goal", "--run-dir", str(d)], capsys, tmp_path)
+    assert "another run" in err and "other goal" in err
+
+
+def test_run_dir_that_is_not_empty(tmp_path, capsys):
+    d = tmp_path / "stuff"
+    d.mkdir()
+    (d / "notes.txt").write_text("x")
+    err = run_cli(["run", "g", "--run-dir", str(d)], capsys, tmp_path)
+    assert "not empty" in err
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "file"])
+def test_resume_of_something_that_is_not_a_run(tmp_path, capsys, kind):
+    target = tmp_path / "x"
+    if kind == "empty":
+        target.mkdir()
+    elif kind == "file":
+        target.write_text("x")
+    err = run_cli(["resume", str(target)], capsys, tmp_path)
+    assert "autodidact run" in err or "not an autodidact run" in err
+
+
+def test_trace_of_something_that_is_not_a_run(tmp_path, capsys):
+    err = run_cli(["trace", str(tmp_path)], capsys, tmp_path)
+    assert "not an autodidact run" in err
+
+
+def test_exec_prints_json(tmp_path, capsys):
+    program = tmp_path / "p.py"
+    program.write_text("print('hello')")
+    assert main(["exec", str(program), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["stdout"] == "hello\n" and out["exit_code"] == 0 and out["stopped"] is None
+    assert set(out) == {"stdout", "stderr", "exit_code", "duration_s", "stopped"}
+
+
+def test_exec_reports_a_timeout(tmp_path, capsys):
+    program = tmp_path / "p.py"
+    program.write_text("import time\ntime.sleep(30)")
+    assert main(["exec", str(program), "--json", "--timeout", "1"]) == 1
+    assert json.loads(capsys.readouterr().out)["stopped"] == "timeout"

@@ -1,7 +1,7 @@
 """The verification harness for function tasks.
 
 The attempt's code runs in the sandbox; a small driver calls its function on the hidden inputs and prints the
-return values as JSON. The harness, outside the sandbox, compares them with the outputs of the trusted reference.
+return values as JSON. The driver is `driver.py`. The harness, outside the sandbox, compares them with the outputs of the trusted reference.
 The expected outputs never enter the sandbox, so the only way for an attempt to be judged correct is to return
 the right values: printing text, exiting with status 0, or raising SystemExit cannot forge a pass.
 """
@@ -11,63 +11,17 @@ from __future__ import annotations
 import json
 import math
 import secrets
+from pathlib import Path
 from typing import Any
 
 from ..sandbox import Limits, Sandbox
+from . import driver
+from .driver import plain
 from .tasks.base import Verdict
 
-_DRIVER = r"""
-import json, sys
-_marker = sys.stdin.readline().strip()
-def _plain(value, depth=0):
-    if depth > 20:
-        raise ValueError("result nested too deeply")
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {"__dict__": [[_plain(k, depth + 1), _plain(v, depth + 1)] for k, v in value.items()]}
-    if isinstance(value, (set, frozenset)):
-        return {"__set__": sorted((_plain(v, depth + 1) for v in value), key=repr)}
-    return {"__repr__": repr(value)[:200]}
-with open("inputs.json") as _f:
-    _cases = json.load(_f)
-_ns = {"__name__": "attempt"}
-_results = []
-try:
-    with open("attempt.py") as _f:
-        exec(compile(_f.read(), "attempt.py", "exec"), _ns)
-    _fn = _ns.get(ENTRY)
-    if not callable(_fn):
-        _results = {"error": "NameError: the code defines no function named " + ENTRY}
-except BaseException as _e:
-    _results = {"error": "while loading the code: " + type(_e).__name__ + ": " + str(_e)[:300]}
-if isinstance(_results, list):
-    for _args in _cases:
-        try:
-            _results.append({"ok": _plain(_fn(*_args))})
-        except BaseException as _e:
-            _results.append({"error": type(_e).__name__ + ": " + str(_e)[:300]})
-sys.stdout.write("\n" + _marker + json.dumps(_results) + "\n")
-"""
+__all__ = ["plain", "same", "show", "call_text", "verify_function"]
 
-
-def plain(value: Any) -> Any:
-    """The JSON form the driver gives a value (must mirror `_plain` in the driver)."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {"__dict__": [[plain(k), plain(v)] for k, v in value.items()]}
-    if isinstance(value, (set, frozenset)):
-        return {"__set__": sorted((plain(v) for v in value), key=repr)}
-    return {"__repr__": repr(value)[:200]}
+DRIVER_SOURCE = Path(driver.__file__).read_text(encoding="utf-8")
 
 
 def same(got: Any, want: Any) -> bool:
@@ -121,11 +75,10 @@ def verify_function(
     if not code.strip():
         return Verdict(passed=False, feedback="The reply contains no Python code block.")
     marker = "@@result-" + secrets.token_hex(16) + "@@"
-    driver = _DRIVER.replace("ENTRY", json.dumps(entry_point))
     result = sandbox.run(
-        driver,
+        DRIVER_SOURCE,
         stdin=marker + "\n",
-        files={"attempt.py": code, "inputs.json": json.dumps(inputs)},
+        files={"attempt.py": code, "inputs.json": json.dumps({"entry_point": entry_point, "cases": inputs})},
         limits=limits or Limits(cpu_s=5, wall_s=10),
     )
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith(marker)]

@@ -29,16 +29,19 @@ class RunConfig:
     temperature: float = field(default=0.8, metadata={"description": "Sampling temperature for attempts."})
     max_new_tokens: int = field(default=256, metadata={"description": "Longest completion, in tokens."})
     batch_size: int = field(default=32, metadata={"description": "Sequences decoded together."})
-    max_repairs: int = field(default=48, metadata={"description": "Failed tasks the model tries to repair per round."})
+    max_repairs: int = field(default=24, metadata={"description": "Failed tasks the model tries to repair per round."})
     max_rows_per_task: int = field(
         default=2,
         metadata={"description": "Most training rows kept per task (balances easy and hard tasks)."},
     )
+    accumulate: bool = field(
+        default=True, metadata={"description": "Also train on the verified data of earlier rounds."}
+    )
     min_verified: int = field(default=4, metadata={"description": "Gate: verified attempts needed to go on."})
     min_rows: int = field(default=8, metadata={"description": "Gate: selected rows needed to train."})
     alpha: float = field(default=0.05, metadata={"description": "Gate: one-sided p-value needed to promote."})
-    epochs: float = field(default=3.0, metadata={"description": "SFT passes over the selected rows."})
-    learning_rate: float = field(default=1e-4, metadata={"description": "SFT peak learning rate."})
+    epochs: float = field(default=2.0, metadata={"description": "SFT passes over the selected rows."})
+    learning_rate: float = field(default=5e-5, metadata={"description": "SFT peak learning rate."})
     train_batch_size: int = field(default=8, metadata={"description": "SFT rows per optimizer step."})
     bf16: bool = field(default=True, metadata={"description": "bf16 autocast in training."})
     sandbox: str = field(default="local", metadata={"description": "Sandbox backend for running attempts."})

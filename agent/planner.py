@@ -1,7 +1,8 @@
 """The curriculum planner: decides the next round from what the champion could do in the last one.
 
 It keeps practice where the champion succeeds on 20-80% of attempts: below that there is little verified
-data to learn from, above it the model learns little. Levels never tried are explored.
+data to learn from, above it the model learns little. It also practises the frontier, the first level harder
+than the band, so the band can move up; levels never tried are explored.
 """
 
 from __future__ import annotations
@@ -46,10 +47,16 @@ def choose_levels(level_stats: dict[str, list[int]], all_levels: tuple[int, ...]
         return list(all_levels), "no measurements yet: explore every level"
     in_band = [lvl for lvl in all_levels if lvl in rates and BAND[0] <= rates[lvl] <= BAND[1]]
     untried = [lvl for lvl in all_levels if lvl not in rates]
-    chosen = sorted(set(in_band + untried))
+    harder = [lvl for lvl in all_levels if in_band and lvl > max(in_band) and rates.get(lvl, 0) < BAND[0]]
+    frontier = harder[:1]
+    chosen = sorted(set(in_band + frontier + untried))
     shown = ", ".join(f"L{k}={v:.0%}" for k, v in sorted(rates.items()))
     if chosen:
-        return chosen, f"champion success per level {shown}: practise levels in the 20-80% band or untried"
+        return chosen, (
+            f"champion success per level {shown}: practise the 20-80% band"
+            + (f" and the frontier L{frontier[0]}" if frontier else "")
+            + (" and untried levels" if untried else "")
+        )
     # Nothing in the band: take the hardest level that is not already mastered, else the hardest.
     below = [lvl for lvl in all_levels if rates.get(lvl, 0) < BAND[0]]
     pick = min(below) if below else max(all_levels)

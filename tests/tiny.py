@@ -2,8 +2,10 @@
 
 A byte-level BPE tokenizer with a few hundred tokens is trained on task prompts and reference solutions (the
 default model's 49k-token vocabulary would make every step of a 64-wide model cost as much as a real one),
-with the same ChatML chat template as SmolLM2. `warm_up` then teaches the model the reply format and part of
-the easy templates from reference solutions, so that the loop has something to verify, select and improve.
+with the same ChatML chat template as SmolLM2. `warm_up` then teaches the model the reply format and the easy
+templates, half of the time from the reference solution and half from a wrong one (`return None`): the model
+ends up answering right about half of the time, like a model at the edge of its ability, so that sampling,
+verification and fine-tuning on the verified half have something real to improve.
 """
 
 from __future__ import annotations
@@ -77,10 +79,11 @@ def warm_up(
     target: Path,
     *,
     levels=(1,),
-    n_tasks: int = 300,
-    epochs: float = 3.0,
-    learning_rate: float = 3e-3,
+    n_tasks: int = 200,
+    epochs: float = 8.0,
+    learning_rate: float = 1e-2,
     seed: int = 0,
+    wrong_share: float = 0.5,
 ) -> Path:
     """Teach the tiny model the reply format and some easy templates from reference solutions."""
     tokenizer = PreTrainedTokenizerFast.from_pretrained(model_dir)
@@ -92,7 +95,11 @@ def warm_up(
         prompt = tokenizer.apply_chat_template(
             [{"role": "user", "content": task.prompt}], tokenize=False, add_generation_prompt=True
         )
-        rows.append({"prompt": prompt, "completion": f"```python\n{task.reference}\n```"})
+        if rng.random() < wrong_share:
+            answer = f"def {task.entry_point}(*args):\n    return None"
+        else:
+            answer = task.reference
+        rows.append({"prompt": prompt, "completion": f"```python\n{answer}\n```"})
     train_sft(
         base=str(model_dir),
         rows=rows,

@@ -94,7 +94,7 @@ def train_sft(
         completion_only_loss=True,
         bf16=params.bf16,
         use_cpu=True,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,  # ample memory here, and recomputation is slower
         logging_steps=1,
         save_strategy="no",
         report_to=[],

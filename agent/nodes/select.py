@@ -23,14 +23,26 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
     cfg, round_no = ctx.config, state["round"]
     current = dict(state["current"])
     files = dict(current["files"])
-    tasks = {t["id"]: Task.from_dict(t) for t in read_jsonl(ctx.run.path / files["tasks"])}
-    verified = [dict(a, source="attempt") for a in read_jsonl(ctx.run.path / files["attempts"]) if a["passed"]]
-    verified += [dict(r, source="repair") for r in read_jsonl(ctx.run.path / files["repairs"]) if r["passed"]]
+    # This round's verified data, and (by default) every earlier round's: a verified answer stays correct
+    # whichever model wrote it, and a round that was rolled back should not waste what it sampled.
+    sources = [files] + ([r["files"] for r in state.get("history", []) if r.get("files")] if cfg.accumulate else [])
+    tasks: dict[str, Task] = {}
+    verified: list[dict[str, Any]] = []
+    for i, round_files in enumerate(sources):
+        if "repairs" not in round_files:  # a round that stopped before refine
+            continue
+        tasks.update((t["id"], Task.from_dict(t)) for t in read_jsonl(ctx.run.path / round_files["tasks"]))
+        for kind in ("attempts", "repairs"):
+            verified += [
+                dict(row, source=kind[:-1], earlier=i > 0)
+                for row in read_jsonl(ctx.run.path / round_files[kind])
+                if row["passed"]
+            ]
     heldout_prompts = {t.prompt for t in ctx.heldout()}
     gen = ctx.generator(state["champion"])
     seen: set[tuple[str, str]] = set()
     per_task: dict[str, int] = {}
-    rows, duplicates, overlap = [], 0, 0
+    rows, duplicates, overlap, earlier = [], 0, 0, 0
     # Shorter verified answers first: they are cheaper to sample later and as correct.
     for item in sorted(verified, key=lambda r: (r["task_id"], len(r["completion"]))):
         task = tasks[item["task_id"]]
@@ -46,6 +58,7 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
         if per_task.get(task.id, 0) >= cfg.max_rows_per_task:
             continue
         per_task[task.id] = per_task.get(task.id, 0) + 1
+        earlier += item["earlier"]
         rows.append(
             {
                 "task_id": task.id,
@@ -64,6 +77,7 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "selected": len(rows),
         "duplicates_dropped": duplicates,
         "heldout_overlap_dropped": overlap,
+        "selected_from_earlier_rounds": earlier,
     }
     ctx.log(
         f"round {round_no}: select: {len(rows)} rows ({duplicates} duplicates, {overlap} held-out overlaps dropped)"

@@ -117,7 +117,9 @@ class PythonFunctions(TaskFamily):
         n_unseen = round(n * UNSEEN_SHARE_OF_EVAL) if unseen else 0
         tasks: list[Task] = []
         prompts: set[str] = set()
-        for pool, count in ((unseen, n_unseen), (seen, n - n_unseen)):
+        # Templates held out entirely fill their share as far as they have distinct tasks; the rest is seen.
+        for pool, share in ((unseen, n_unseen), (seen, None)):
+            count = share if share is not None else n - len(tasks)
             made, i = 0, 0
             while made < count and i < 100 * count:
                 task = make_task(pool[i % len(pool)], rng, "heldout")

@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,30 @@ def _positive(kind: type) -> Any:
     return parse
 
 
+# (config field, flag, type) of the numeric options of `run`: default and help come from RunConfig.
+NUMERIC_OPTIONS = [
+    ("rounds", "--rounds", int),
+    ("heldout_tasks", "--heldout-tasks", int),
+    ("tasks_per_round", "--tasks-per-round", int),
+    ("samples_per_task", "--samples", int),
+    ("epochs", "--epochs", float),
+    ("learning_rate", "--learning-rate", float),
+]
+
+
+def _config_option(parser: argparse.ArgumentParser, name: str, flag: str, kind: type) -> None:
+    spec = {f.name: f for f in fields(RunConfig)}[name]
+    description = spec.metadata["description"].rstrip(".")
+    parser.add_argument(
+        flag,
+        dest=name,
+        type=_positive(kind),
+        default=spec.default,
+        metavar="N",
+        help=f"{description} (default {spec.default:g})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autodidact",
@@ -55,12 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("goal", help='what to get better at, e.g. "get better at writing small Python functions"')
     run.add_argument(
-        "--rounds",
-        type=_positive(int),
-        default=defaults.rounds,
-        help=f"most improvement rounds (default {defaults.rounds})",
-    )
-    run.add_argument(
         "--model",
         default=defaults.model,
         help="starting model: the bundled default, a Hugging Face id, or a local checkpoint directory "
@@ -74,36 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--levels", help="comma-separated difficulty levels 1-5 to practise and evaluate on (default all)")
     run.add_argument("--run-dir", type=Path, help="where the run lives (default runs/<time>-<goal>)")
     run.add_argument("--seed", type=int, default=defaults.seed, help="seed for tasks and sampling (default 0)")
-    run.add_argument(
-        "--heldout-tasks",
-        type=_positive(int),
-        default=defaults.heldout_tasks,
-        help=f"size of the held-out evaluation set (default {defaults.heldout_tasks})",
-    )
-    run.add_argument(
-        "--tasks-per-round",
-        type=_positive(int),
-        default=defaults.tasks_per_round,
-        help=f"practice tasks per round (default {defaults.tasks_per_round})",
-    )
-    run.add_argument(
-        "--samples",
-        type=_positive(int),
-        default=defaults.samples_per_task,
-        help=f"attempts sampled per practice task (default {defaults.samples_per_task})",
-    )
-    run.add_argument(
-        "--epochs",
-        type=_positive(float),
-        default=defaults.epochs,
-        help=f"SFT passes over the selected rows (default {defaults.epochs:g})",
-    )
-    run.add_argument(
-        "--learning-rate",
-        type=_positive(float),
-        default=defaults.learning_rate,
-        help=f"SFT peak learning rate (default {defaults.learning_rate:g})",
-    )
+    for name, flag, kind in NUMERIC_OPTIONS:
+        _config_option(run, name, flag, kind)
     run.add_argument("--keep-candidates", action="store_true", help="keep the weights of rejected candidates")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr (run.log still gets it)")
 
@@ -150,14 +141,9 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         model=args.model,
         tasks=families,
         levels=levels,
-        rounds=args.rounds,
         seed=args.seed,
-        heldout_tasks=args.heldout_tasks,
-        tasks_per_round=args.tasks_per_round,
-        samples_per_task=args.samples,
-        epochs=args.epochs,
-        learning_rate=args.learning_rate,
         keep_candidates=args.keep_candidates,
+        **{name: getattr(args, name) for name, _, _ in NUMERIC_OPTIONS},
     )
 
 

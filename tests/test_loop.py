@@ -33,6 +33,11 @@ TINY_RUN = [
 ]
 
 
+def tiny_run_args(model: Path, run_dir: Path) -> list[str]:
+    goal = "write small python functions"
+    return ["run", goal, "--model", str(model), "--run-dir", str(run_dir), "--rounds", "2", *TINY_RUN]
+
+
 def trace(run_dir: Path, capsys) -> dict:
     capsys.readouterr()
     assert main(["trace", str(run_dir), "--json"]) == 0
@@ -42,19 +47,7 @@ def trace(run_dir: Path, capsys) -> dict:
 @pytest.fixture(scope="module")
 def finished_run(warm_model, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("loop") / "run"
-    code = main(
-        [
-            "run",
-            "write small python functions",
-            "--model",
-            str(warm_model),
-            "--run-dir",
-            str(run_dir),
-            "--rounds",
-            "2",
-            *TINY_RUN,
-        ]
-    )
+    code = main(tiny_run_args(warm_model, run_dir))
     assert code == 0
     return run_dir
 
@@ -126,20 +119,7 @@ def test_heldout_tasks_never_reach_training(finished_run):
 
 def test_kill_minus_nine_during_round_two_training_then_resume(warm_model, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    args = [
-        sys.executable,
-        "-m",
-        "autodidact.agent.cli",
-        "run",
-        "write small python functions",
-        "--model",
-        str(warm_model),
-        "--run-dir",
-        str(run_dir),
-        "--rounds",
-        "2",
-        *TINY_RUN,
-    ]
+    args = [sys.executable, "-m", "autodidact.agent.cli", *tiny_run_args(warm_model, run_dir)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
     log = run_dir / "run.log"
     deadline = time.monotonic() + 600

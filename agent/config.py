@@ -42,6 +42,10 @@ class RunConfig:
     alpha: float = field(default=0.05, metadata={"description": "Gate: one-sided p-value needed to promote."})
     epochs: float = field(default=2.0, metadata={"description": "SFT passes over the selected rows."})
     learning_rate: float = field(default=5e-5, metadata={"description": "SFT peak learning rate."})
+    max_steps_per_round: int = field(
+        default=36,
+        metadata={"description": "Most SFT optimizer steps per round: fewer epochs when there is more data."},
+    )
     train_batch_size: int = field(default=8, metadata={"description": "SFT rows per optimizer step."})
     bf16: bool = field(default=True, metadata={"description": "bf16 autocast in training."})
     sandbox: str = field(default="local", metadata={"description": "Sandbox backend for running attempts."})

@@ -90,12 +90,17 @@ def judge_select(state: RunState, config: RunConfig) -> Decision:
     return _decision(state, "select", "forward", "train", f"{counts['selected']} rows selected", **numbers)
 
 
+def loss_quarters(losses: list[float]) -> tuple[float, float]:
+    """Mean of the first and of the last quarter of the logged losses (single steps are noisy)."""
+    q = max(1, len(losses) // 4)
+    return sum(losses[:q]) / q, sum(losses[-q:]) / q
+
+
 def loss_is_falling(losses: list[float]) -> bool:
-    """The mean of the last quarter of logged losses is below the mean of the first quarter."""
     if len(losses) < 2:
         return True
-    q = max(1, len(losses) // 4)
-    return sum(losses[-q:]) / q < sum(losses[:q]) / q
+    first, last = loss_quarters(losses)
+    return last < first
 
 
 def judge_train(state: RunState, config: RunConfig) -> Decision:
@@ -105,27 +110,13 @@ def judge_train(state: RunState, config: RunConfig) -> Decision:
         return _decision(state, "train", "rollback", "rollback", f"training failed: {train['error']}")
     if not losses or not all(math.isfinite(x) for x in losses):
         return _decision(state, "train", "rollback", "rollback", "the loss is not finite", losses=losses[-5:])
-    first, last = losses[0], losses[-1]
+    first, last = loss_quarters(losses)
+    numbers = {"first_quarter_loss": first, "last_quarter_loss": last, "steps": train.get("steps")}
     if not loss_is_falling(losses):
-        return _decision(
-            state,
-            "train",
-            "rollback",
-            "rollback",
-            f"the loss did not fall ({first:.3f} -> {last:.3f})",
-            first_loss=first,
-            last_loss=last,
-        )
-    return _decision(
-        state,
-        "train",
-        "forward",
-        "evaluate",
-        f"loss fell {first:.3f} -> {last:.3f}",
-        first_loss=first,
-        last_loss=last,
-        steps=train.get("steps"),
-    )
+        why = f"the loss did not fall (mean of first quarter {first:.3f}, of last quarter {last:.3f})"
+        return _decision(state, "train", "rollback", "rollback", why, **numbers)
+    why = f"the loss fell (mean of first quarter {first:.3f}, of last quarter {last:.3f})"
+    return _decision(state, "train", "forward", "evaluate", why, **numbers)
 
 
 def judge_evaluate(state: RunState, config: RunConfig) -> Decision:

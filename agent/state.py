@@ -32,7 +32,8 @@ class RunState(TypedDict, total=False):
     current: dict[str, Any]
     """The record of the round in progress: plan, counts, files, train and eval numbers."""
     level_stats: dict[str, list[int]]
-    """Per difficulty level, [verified, attempts] of the champion in its latest acquire (drives the curriculum)."""
+    """Per difficulty level, [verified, attempts] of the current champion in its latest acquire (drives the
+    curriculum; emptied on promotion, since they measured the old champion)."""
     route: str
     """Where the last gate sent the run (read by the routers)."""
     history: Annotated[list[dict[str, Any]], operator.add]

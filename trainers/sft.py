@@ -61,6 +61,7 @@ def train_sft(
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
     from trl import SFTConfig, SFTTrainer
 
     if not rows:
@@ -78,6 +79,12 @@ def train_sft(
                 losses.append(float(logs["loss"]))
                 if not math.isfinite(losses[-1]):
                     control.should_training_stop = True
+
+    class BarOnly(ProgressCallback):  # type: ignore[misc]
+        """The step bar on stderr, without printing every log dict (stdout is for results)."""
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+            return None
 
     tokenizer = AutoTokenizer.from_pretrained(base)
     tokenizer.padding_side = "right"
@@ -99,13 +106,16 @@ def train_sft(
         save_strategy="no",
         report_to=[],
         seed=params.seed,
-        disable_tqdm=not progress,
+        disable_tqdm=True,
         dataloader_num_workers=0,
     )
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
     trainer = SFTTrainer(
         model=model, args=config, train_dataset=dataset, processing_class=tokenizer, callbacks=[LossLog()]
     )
+    trainer.remove_callback(PrinterCallback)
+    if progress:
+        trainer.add_callback(BarOnly())
     processed: Any = trainer.train_dataset
     train_tokens = sum(len(ids) for ids in processed["input_ids"])
     start = time.monotonic()

@@ -48,7 +48,8 @@ def promote(state: RunState, ctx: RunContext) -> dict[str, Any]:
     atomic_write_text(ctx.run.path / "champion", candidate + "\n")
     _write_metrics(ctx, [*state.get("history", []), record])
     ctx.log(f"round {record['round']}: promote: {candidate} is the new champion")
-    return {"champion": candidate, "candidate": None, "history": [record]}
+    # The curriculum's measurements were of the old champion: the next round measures the new one afresh.
+    return {"champion": candidate, "candidate": None, "history": [record], "level_stats": {}}
 
 
 def rollback(state: RunState, ctx: RunContext) -> dict[str, Any]:

@@ -19,9 +19,11 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
     # A run killed during training leaves temporary directories behind; they hold nothing worth keeping.
     for leftover in output.parent.glob(f".{output.name}-*"):
         shutil.rmtree(leftover, ignore_errors=True)
-    ctx.log(f"round {round_no}: train: SFT on {len(rows)} rows")
+    # Bound the round's training time: with more rows than the step budget covers, train fewer epochs.
+    epochs = min(cfg.epochs, cfg.max_steps_per_round * cfg.train_batch_size / len(rows))
+    ctx.log(f"round {round_no}: train: SFT on {len(rows)} rows, {epochs:.2g} epochs")
     params = SFTParams(
-        epochs=cfg.epochs,
+        epochs=round(epochs, 3),
         learning_rate=cfg.learning_rate,
         batch_size=cfg.train_batch_size,
         bf16=cfg.bf16,

@@ -7,7 +7,7 @@ Layout:
     data/round-K/*.jsonl        tasks, attempts, repairs, selected rows, evaluation results of round K
     models/round-K/             the candidate checkpoint trained in round K (deleted if rejected)
     champion                    the location of the current champion (one line)
-    metrics.jsonl               one line per finished stage (derived from the state; rewritten whole)
+    metrics.jsonl               one line per finished round (derived from the state; rewritten whole)
     run.log                     progress, one line per event
 
 Every file is written to a temporary name and renamed into place, so a killed process leaves either the old

@@ -79,8 +79,7 @@ def resolve_model(spec: str | None) -> str:
             _convert_default(target)
         return str(target)
     path = Path(spec).expanduser()
-    looks_like_path = spec.startswith((".", "/", "~")) or os.sep in spec.strip("/") and path.exists()
-    if path.exists() or looks_like_path:
+    if path.exists() or spec.startswith((".", "/", "~")):
         if not path.is_dir():
             raise ModelError(f"--model {spec}: no such model directory; give a checkpoint directory or a hub id")
         if not (path / "config.json").is_file():

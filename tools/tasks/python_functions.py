@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from ...prompts import render
@@ -26,18 +28,24 @@ def _stable_bucket(name: str, buckets: int) -> int:
     return int(hashlib.sha256(name.encode()).hexdigest(), 16) % buckets
 
 
-def heldout_only_templates() -> list[Template]:
-    return [t for t in TEMPLATES if _stable_bucket(t.name, HELDOUT_ONLY_SHARE) == 0]
+@cache
+def heldout_only_templates() -> tuple[Template, ...]:
+    return tuple(t for t in TEMPLATES if _stable_bucket(t.name, HELDOUT_ONLY_SHARE) == 0)
 
 
-def training_templates() -> list[Template]:
-    held = {t.name for t in heldout_only_templates()}
-    return [t for t in TEMPLATES if t.name not in held]
+@cache
+def training_templates() -> tuple[Template, ...]:
+    held = set(heldout_only_templates())
+    return tuple(t for t in TEMPLATES if t not in held)
 
 
-def _run_reference(template: Template, params: dict[str, Any], inputs: list[list[Any]]) -> list[Any]:
+def _fill(text: str, params: dict[str, Any]) -> str:
+    """A template text with its parameters; texts of parameterless templates keep their braces as written."""
+    return text.format(**params) if params else text
+
+
+def _run_reference(template: Template, source: str, inputs: list[list[Any]]) -> list[Any]:
     """Expected outputs, computed in this process from our own trusted reference solution."""
-    source = template.reference.format(**params) if params else template.reference
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<reference {template.name}>", "exec"), namespace)
     fn = namespace[template.entry_point]
@@ -47,17 +55,16 @@ def _run_reference(template: Template, params: dict[str, Any], inputs: list[list
 def make_task(template: Template, rng: random.Random, split: Split) -> Task:
     params = template.params(rng)
     inputs = template.inputs(rng, params)
-    expected = _run_reference(template, params, inputs)
+    reference = _fill(template.reference, params)
+    expected = _run_reference(template, reference, inputs)
     example = max(range(len(inputs)), key=lambda i: len(json.dumps(inputs[i])) if i < 4 else -1)
-    spec = template.spec.format(**params) if params else template.spec
     prompt = render(
         "attempt",
         signature=template.signature,
-        spec=spec,
+        spec=_fill(template.spec, params),
         example_call=call_text(template.entry_point, inputs[example]),
         example_result=show(expected[example]),
     )
-    reference = template.reference.format(**params) if params else template.reference
     digest = hashlib.sha256(json.dumps([template.name, params, inputs]).encode()).hexdigest()[:12]
     return Task(
         id=f"pf-{template.name}-{digest}",
@@ -110,7 +117,7 @@ class PythonFunctions(TaskFamily):
     def heldout(self, *, n: int, seed: int, levels: tuple[int, ...] | None = None) -> list[Task]:
         rng = random.Random(f"python-functions:heldout:{seed}")
 
-        def at_levels(pool: list[Template]) -> list[Template]:
+        def at_levels(pool: Sequence[Template]) -> list[Template]:
             return sorted((t for t in pool if levels is None or t.level in levels), key=lambda t: (t.level, t.name))
 
         unseen, seen = at_levels(heldout_only_templates()), at_levels(training_templates())

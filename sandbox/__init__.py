@@ -6,6 +6,11 @@ from .local import LocalSandbox
 BACKENDS: dict[str, type[Sandbox]] = {"local": LocalSandbox}
 
 
+def available_backends() -> list[str]:
+    """The backends that can run on this machine now."""
+    return [name for name, cls in BACKENDS.items() if cls.available()[0]]
+
+
 def get_sandbox(name: str = "local") -> Sandbox:
     """Build the sandbox backend called `name`."""
     try:
@@ -14,4 +19,4 @@ def get_sandbox(name: str = "local") -> Sandbox:
         raise ValueError(f"unknown sandbox {name!r}; choose one of: {', '.join(sorted(BACKENDS))}") from None
 
 
-__all__ = ["ExecResult", "Limits", "Sandbox", "LocalSandbox", "BACKENDS", "get_sandbox"]
+__all__ = ["ExecResult", "Limits", "Sandbox", "LocalSandbox", "BACKENDS", "get_sandbox", "available_backends"]

@@ -7,10 +7,12 @@ agent only ever see this contract.
 from __future__ import annotations
 
 import abc
+import signal
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-StopReason = Literal["timeout", "cpu_limit", "memory_limit", "output_limit", "killed"]
+StopReason = Literal["timeout", "cpu_limit", "memory_limit", "output_limit", "killed", "sandbox_error"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,13 +25,16 @@ class Limits:
     processes: int = field(default=32, metadata={"description": "Process limit (not enforced for root)."})
     output_bytes: int = field(default=1 << 20, metadata={"description": "Combined stdout+stderr cap."})
     file_bytes: int = field(default=16 << 20, metadata={"description": "Largest file the code may write."})
+    scratch_bytes: int = field(default=32 << 20, metadata={"description": "Total size of the run's scratch area."})
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExecResult:
     """What the harness observed of one execution.
 
-    `stopped` is None when the program ended by itself, otherwise why the harness (or a limit) ended it.
+    `stopped` is None when the program ended by itself, otherwise why the harness (or a limit) ended it;
+    "sandbox_error" means the sandbox itself failed, not the program. `files` holds the files the caller asked
+    to collect that the program left in its work dir, and `isolation` names the protections the run had.
     """
 
     stdout: str
@@ -37,6 +42,8 @@ class ExecResult:
     exit_code: int | None
     duration_s: float
     stopped: StopReason | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    isolation: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -55,8 +62,17 @@ class Sandbox(abc.ABC):
         stdin: str = "",
         files: dict[str, str] | None = None,
         limits: Limits | None = None,
+        collect: Sequence[str] = (),
     ) -> ExecResult:
-        """Run `code` as a Python program with `files` beside it in a fresh working directory."""
+        """Run `code` as a Python program with `files` beside it in a fresh working directory.
+
+        The program's stdin is `stdin`; the files named in `collect` are read back from the work dir after it ends.
+        """
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """Whether this backend can run here, and if not, why (a missing daemon, key or package)."""
+        return True, ""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the backend holds (workers, containers)."""
@@ -66,3 +82,19 @@ class Sandbox(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def stop_reason(exit_code: int | None, stderr: str, cpu_s: float, limits: Limits) -> StopReason | None:
+    """Why a program that ended on its own terms was stopped by a limit, from its status and what it printed.
+
+    `exit_code` is negative for a signal, as in `subprocess`.
+    """
+    if exit_code is not None and exit_code < 0:
+        sig = -exit_code
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_s >= limits.cpu_s):
+            return "cpu_limit"
+        if sig == signal.SIGKILL:
+            return "killed"
+    if exit_code not in (0, None) and stderr.rstrip().endswith("MemoryError"):
+        return "memory_limit"
+    return None

@@ -1,65 +1,304 @@
-"""Local sandbox: a fresh `python -I -S` subprocess per run, in its own session and temporary directory.
+"""Local sandbox (the default): a pool of pre-started fork servers, one per slot, each forking a child per run.
 
-What it protects against: runaway CPU (RLIMIT_CPU), memory (RLIMIT_AS), large files (RLIMIT_FSIZE), core dumps,
-output floods (read with a cap, then the process group is killed), hangs (wall deadline, then the whole
-process group is killed, never waiting on a grandchild that holds the pipes), and leaking the host's
-environment (the child gets a minimal environment, so API keys never reach it).
+A worker (`worker.py`) is a `python -I -S` process started once; each run is a `fork` of it, so a run costs a
+few milliseconds instead of an interpreter start. What each run gets, where the machine allows it (the worker
+probes at start, every result names what it had in `isolation`, and what is missing is said once on stderr):
 
-What it does NOT protect against: network access, reading files the host user can read, or a process that
-leaves its session with `setsid` and outlives the run. It is a resource-limited runner, not a security
-boundary; the hardened backends (fork server with seccomp and namespaces, Docker, E2B) provide that.
+- `uid`: a non-root uid per slot (so RLIMIT_NPROC holds, and it cannot signal the harness or other slots);
+- `seccomp`: no sockets, namespaces, ptrace, mounts, keyrings or BPF (a `pyseccomp` filter);
+- `netns`: an empty network namespace;
+- `pidns`: it is PID 1 of its own PID namespace, so a forked or `setsid` straggler dies with it;
+- `readonly_host` and `scratch`: the host's files are read-only, `/tmp` is a fresh tmpfs of `scratch_bytes`;
+- always: its own session, rlimits (CPU, address space, processes, file size, open files, no core dumps),
+  the host's environment replaced by a minimal one (API keys never reach it), stdlib only on `sys.path` plus
+  the packages the sandbox was built to allow.
+
+The harness reads the output itself, with a cap and a wall deadline, and never waits on the program: past
+either it tells the worker to kill the run, and a worker that does not answer is killed and replaced.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import json
 import os
-import resource
+import queue
 import selectors
-import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
-from typing import IO
+from typing import Any
 
-from .base import ExecResult, Limits, Sandbox, StopReason
+from .base import ExecResult, Limits, Sandbox, StopReason, stop_reason
+from .seccomp import compile_filter
 
-_MINIMAL_ENV = {
-    "PATH": "/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-    "PYTHONHASHSEED": "0",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
+WORKER = str(Path(__file__).with_name("worker.py"))
+UID_BASE = 61000
+HEADER = struct.Struct("!I")
+MINIMAL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+ALWAYS = ("session", "rlimits", "clean_env")
 
-
-def _limit_child(limits: Limits) -> None:
-    """Runs in the child between fork and exec: apply rlimits."""
-    cpu = max(1, int(limits.cpu_s + 0.999))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    mem = limits.memory_mb << 20
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+_said: set[str] = set()
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+class WorkerDied(RuntimeError):
+    """The fork server stopped answering; the pool replaces it."""
+
+
+@functools.cache
+def _seccomp_arg() -> str:
+    program, why = compile_filter()
+    return program.hex() if program else "-" + why
+
+
+def _package_dirs(packages: Sequence[str]) -> dict[str, str]:
+    """Where each allowed top-level package is found (the run may import these and the stdlib, nothing else)."""
+    dirs = {}
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None and not spec.submodule_search_locations:
+            raise ValueError(f"package {name!r} is not installed, so the sandbox cannot allow it")
+        location = spec.origin if spec.origin and not spec.submodule_search_locations else None
+        base = Path(location).parent if location else Path(list(spec.submodule_search_locations or [])[0]).parent
+        dirs[name] = str(base)
+    return dirs
+
+
+class _Inbox:
+    """Length-prefixed JSON messages from a non-blocking socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def read(self) -> list[dict[str, Any]]:
+        data = self.sock.recv(1 << 20)
+        if not data:
+            raise WorkerDied("the worker closed its socket")
+        self.buf += data
+        out = []
+        while len(self.buf) >= HEADER.size:
+            (size,) = HEADER.unpack_from(self.buf)
+            if len(self.buf) < HEADER.size + size:
+                break
+            out.append(json.loads(self.buf[HEADER.size : HEADER.size + size]))
+            self.buf = self.buf[HEADER.size + size :]
+        return out
+
+
+class _Worker:
+    """One slot of the pool: a fork server process and the socket to it."""
+
+    def __init__(self, slot: int, python: str) -> None:
+        self.slot = slot
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [python, "-I", "-S", WORKER, str(theirs.fileno()), str(UID_BASE + slot), _seccomp_arg()],
+            pass_fds=(theirs.fileno(),),
+            env=MINIMAL_ENV,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
+        )
+        theirs.close()
+        self.sock = ours
+        self.inbox = _Inbox(ours)
+        hello = self._wait_message(time.monotonic() + 30)
+        self.got: dict[str, str] = hello["got"]
+        self.missing: dict[str, str] = hello["missing"]
+        self.isolation = tuple(sorted((*ALWAYS, *self.got)))
+
+    def _wait_message(self, deadline: float) -> dict[str, Any]:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WorkerDied("the worker did not answer in time")
+            self.sock.settimeout(remaining)
+            try:
+                messages = self.inbox.read()
+            except TimeoutError:
+                continue
+            except OSError as e:
+                raise WorkerDied(f"the worker's socket failed: {e}") from e
+            finally:
+                self.sock.settimeout(None)
+            if messages:
+                return messages[0]
+
+    def send(self, msg: dict[str, Any], fds: Sequence[int] = ()) -> None:
+        data = json.dumps(msg).encode()
+        try:
+            socket.send_fds(self.sock, [HEADER.pack(len(data))], list(fds))
+            self.sock.sendall(data)
+        except OSError as e:
+            raise WorkerDied(f"could not reach the worker: {e}") from e
+
+    def rss_mb(self) -> float:
+        """The worker's resident memory now."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:")) / 1024
+
+    def why_dead(self) -> str:
+        self.log.seek(0)
+        tail = self.log.read()[-600:].decode("utf-8", "replace").strip()
+        return tail.splitlines()[-1] if tail else f"exit status {self.proc.poll()}"
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            self.log.close()
+
+    def execute(self, request: dict[str, Any], lim: Limits) -> ExecResult:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        start = time.monotonic()
+        try:
+            self.send(request, (out_w, err_w))
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+        total = 0
+        stopped: StopReason | None = None
+        end: dict[str, Any] | None = None
+        end_at = killed_at = 0.0
+        sel = selectors.DefaultSelector()
+        for fd in (out_r, err_r):
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ)
+        self.sock.setblocking(False)
+        sel.register(self.sock, selectors.EVENT_READ)
+
+        def kill(reason: StopReason) -> None:
+            nonlocal stopped, killed_at
+            if stopped is None:
+                stopped, killed_at = reason, time.monotonic()
+                self.send({"kill": True})
+
+        try:
+            while True:
+                now = time.monotonic()
+                pipes_open = out_r in sel.get_map() or err_r in sel.get_map()
+                if end is not None and (not pipes_open or now > end_at + 0.5):
+                    break
+                if end is None and now >= start + lim.wall_s:
+                    kill("timeout")
+                if killed_at and end is None and now > killed_at + 5:
+                    raise WorkerDied("the worker did not end a run it was told to kill")
+                for key, _ in sel.select(
+                    timeout=0.05 if end is not None else min(0.1, start + lim.wall_s - now + 0.01)
+                ):
+                    if key.fileobj is self.sock:
+                        for msg in self.inbox.read():
+                            if "status" in msg or "error" in msg:
+                                end, end_at = msg, time.monotonic()
+                        continue
+                    data = os.read(key.fd, 65536)
+                    if not data:
+                        sel.unregister(key.fd)
+                        continue
+                    keep = max(0, lim.output_bytes - total)
+                    chunks[key.fd].append(data[:keep])
+                    total += len(data)
+                    if total > lim.output_bytes:
+                        kill("output_limit")
+        finally:
+            sel.close()
+            self.sock.setblocking(True)
+            os.close(out_r)
+            os.close(err_r)
+        duration = time.monotonic() - start
+        out = b"".join(chunks[out_r]).decode("utf-8", "replace")
+        err = b"".join(chunks[err_r]).decode("utf-8", "replace")
+        if "error" in end:
+            return ExecResult(stdout=out, stderr=end["error"], exit_code=None, duration_s=duration,
+                              stopped="sandbox_error", isolation=self.isolation)  # fmt: skip
+        code = end["status"]
+        if stopped is None:
+            stopped = stop_reason(code, err, end["cpu_s"], lim)
+        return ExecResult(stdout=out, stderr=err, exit_code=code, duration_s=duration, stopped=stopped,
+                          files=end["files"], isolation=self.isolation)  # fmt: skip
 
 
 class LocalSandbox(Sandbox):
-    """Runs each program in a new `python -I -S` process (stdlib only, no site-packages, no user env)."""
+    """A pool of `workers` fork servers (default: two per CPU, as a run waits about half its time); thread-safe."""
 
     name = "local"
 
-    def __init__(self, python: str | None = None, limits: Limits | None = None) -> None:
-        self.python = python or sys.executable
+    def __init__(
+        self,
+        *,
+        workers: int | None = None,
+        limits: Limits | None = None,
+        packages: Sequence[str] = (),
+        python: str | None = None,
+    ) -> None:
+        self.size = workers or 2 * max(1, os.cpu_count() or 1)
         self.default_limits = limits or Limits()
+        self.packages = _package_dirs(packages)
+        self.python = python or sys.executable
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: list[_Worker] = []
+        self._slots = 0
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def workers(self) -> list[_Worker]:
+        """The workers started so far."""
+        with self._lock:
+            return list(self._all)
+
+    @property
+    def isolation(self) -> tuple[str, ...]:
+        """The protections a run gets on this machine (starts one worker to find out)."""
+        worker = self._acquire()
+        try:
+            return worker.isolation
+        finally:
+            self._idle.put(worker)
+
+    def _start(self, slot: int) -> _Worker:
+        worker = _Worker(slot, self.python)
+        for key, why in worker.missing.items():
+            if key not in _said:
+                _said.add(key)
+                print(f"autodidact: sandbox: running without {key}: {why}", file=sys.stderr)
+        with self._lock:
+            self._all.append(worker)
+        return worker
+
+    def _acquire(self) -> _Worker:
+        if self._closed:
+            raise RuntimeError("the sandbox is closed")
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            slot = self._slots if self._slots < self.size else -1
+            self._slots += slot >= 0
+        return self._start(slot) if slot >= 0 else self._idle.get()
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
+        worker.close()
+        return self._start(worker.slot)
 
     def run(
         self,
@@ -68,87 +307,32 @@ class LocalSandbox(Sandbox):
         stdin: str = "",
         files: dict[str, str] | None = None,
         limits: Limits | None = None,
+        collect: Sequence[str] = (),
     ) -> ExecResult:
         lim = limits or self.default_limits
-        with tempfile.TemporaryDirectory(prefix="autodidact-sbx-") as tmp:
-            work = Path(tmp)
-            (work / "main.py").write_text(code)
-            for name, text in (files or {}).items():
-                target = (work / name).resolve()
-                if work.resolve() not in target.parents:
-                    raise ValueError(f"sandbox file name escapes the work dir: {name!r}")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text)
-            stdin_path = work / ".stdin"
-            stdin_path.write_text(stdin)
-            with open(stdin_path, "rb") as stdin_file:
-                return self._execute(work, stdin_file, lim)
-
-    def _execute(self, work: Path, stdin_file: IO[bytes], lim: Limits) -> ExecResult:
-        start = time.monotonic()
-        proc = subprocess.Popen(
-            [self.python, "-I", "-S", "main.py"],
-            cwd=work,
-            env={**_MINIMAL_ENV, "HOME": str(work), "TMPDIR": str(work)},
-            stdin=stdin_file,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=lambda: _limit_child(lim),
-        )
-        assert proc.stdout is not None and proc.stderr is not None
-        out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
-        chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
-        total = 0
-        stopped: StopReason | None = None
-        deadline = start + lim.wall_s
-        sel = selectors.DefaultSelector()
-        for stream in (proc.stdout, proc.stderr):
-            os.set_blocking(stream.fileno(), False)
-            sel.register(stream, selectors.EVENT_READ)
+        for name in files or {}:
+            if Path(name).is_absolute() or ".." in Path(name).parts:
+                raise ValueError(f"sandbox file name escapes the work dir: {name!r}")
+        request = {"code": code, "stdin": stdin, "files": files or {}, "limits": asdict(lim),
+                   "collect": list(collect), "env": MINIMAL_ENV, "packages": self.packages}  # fmt: skip
+        worker = self._acquire()
         try:
-            while sel.get_map():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    stopped = "timeout"
-                    break
-                if proc.poll() is not None:
-                    # The program ended: whatever still holds the pipes is a straggler of its group.
-                    _kill_group(proc)
-                    remaining = min(remaining, 0.5)
-                for key, _ in sel.select(timeout=min(remaining, 0.1)):
-                    data = os.read(key.fd, 65536)
-                    if not data:
-                        sel.unregister(key.fileobj)
-                        continue
-                    keep = max(0, lim.output_bytes - total)
-                    chunks[key.fd].append(data[:keep])
-                    total += len(data)
-                    if total > lim.output_bytes:
-                        stopped = "output_limit"
-                        break
-                if stopped:
-                    break
+            for attempt in (1, 2):
+                try:
+                    return worker.execute(request, lim)
+                except WorkerDied as e:
+                    why = f"{e}: {worker.why_dead()}"
+                    worker = self._replace(worker)
+                    if attempt == 2:
+                        return ExecResult(stdout="", stderr=f"the sandbox worker died ({why})", exit_code=None,
+                                          duration_s=0.0, stopped="sandbox_error", isolation=worker.isolation)  # fmt: skip
+            raise AssertionError("unreachable")
         finally:
-            sel.close()
-            _kill_group(proc)
-            proc.wait()
-            proc.stdout.close()
-            proc.stderr.close()
-        duration = time.monotonic() - start
-        code = proc.returncode
-        out = b"".join(chunks[out_fd]).decode("utf-8", "replace")
-        err = b"".join(chunks[err_fd]).decode("utf-8", "replace")
-        if stopped is None and code is not None and code < 0:
-            sig = -code
-            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and _used_cpu_limit(lim, duration)):
-                stopped = "cpu_limit"
-            elif sig == signal.SIGKILL:
-                stopped = "killed"
-        if stopped is None and code not in (0, None) and err.rstrip().endswith("MemoryError"):
-            stopped = "memory_limit"
-        return ExecResult(stdout=out, stderr=err, exit_code=code, duration_s=duration, stopped=stopped)
+            self._idle.put(worker)
 
-
-def _used_cpu_limit(lim: Limits, duration: float) -> bool:
-    return duration >= lim.cpu_s
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            workers, self._all = self._all, []
+        for worker in workers:
+            worker.close()

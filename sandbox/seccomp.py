@@ -1,0 +1,56 @@
+"""The seccomp filter of the local sandbox, compiled to a BPF program with `pyseccomp` (over the system libseccomp).
+
+The harness compiles it once and each worker installs it on itself after its own set-up, so the workers
+need neither pyseccomp nor libseccomp and every run inherits the filter. Denied with EPERM: making sockets (no
+network, no local services), and what could leave the sandbox or reach other processes: user namespaces (the
+way an unprivileged process gains capabilities), ptrace, keyrings, BPF, kernel modules, new mount APIs.
+
+Left to the kernel's capability checks, because the root worker needs them for each run: `mount`, `umount2`,
+and `unshare`/`setns` of exactly a PID namespace. The run's non-root uid holds no capability, so for it they
+fail with EPERM all the same (the conformance suite checks this).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+DENIED = (
+    "socket socketpair ptrace process_vm_readv process_vm_writev pivot_root chroot "
+    "keyctl add_key request_key bpf perf_event_open userfaultfd kexec_load kexec_file_load init_module "
+    "finit_module delete_module reboot swapon swapoff acct quotactl name_to_handle_at open_by_handle_at "
+    "syslog settimeofday clock_settime sethostname setdomainname iopl ioperm io_uring_setup io_uring_enter "
+    "io_uring_register open_tree move_mount fsopen fsconfig fsmount fspick mount_setattr personality"
+).split()
+CLONE_NEWPID = 0x20000000
+# clone() flags that make new namespaces (NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME).
+CLONE_NS_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000, 0x00000080)
+
+
+def compile_filter() -> tuple[bytes | None, str]:
+    """The BPF program as bytes, or None and the reason it could not be built."""
+    try:
+        import pyseccomp as seccomp
+    except ImportError:
+        return None, "pyseccomp is not installed"
+    try:
+        flt = seccomp.SyscallFilter(seccomp.ALLOW)
+        for name in DENIED:
+            try:
+                flt.add_rule(seccomp.ERRNO(errno.EPERM), name)
+            except (RuntimeError, ValueError, OSError):  # a syscall this architecture does not have
+                pass
+        for flag in CLONE_NS_FLAGS:
+            flt.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+        for syscall in ("unshare", "setns"):  # only a PID namespace, as the worker does per run
+            flt.add_rule(seccomp.ERRNO(errno.EPERM), syscall, seccomp.Arg(0 if syscall == "unshare" else 1,
+                                                                          seccomp.NE, CLONE_NEWPID))  # fmt: skip
+        # clone3 passes its flags in memory, which a filter cannot read: ENOSYS makes libc fall back to clone.
+        flt.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+        memfd = os.memfd_create("seccomp-bpf")
+        with os.fdopen(memfd, "w+b") as f:
+            flt.export_bpf(f)
+            f.seek(0)
+            return f.read(), ""
+    except Exception as e:  # libseccomp missing or too old
+        return None, f"the seccomp filter could not be built ({type(e).__name__}: {e})"

@@ -1,0 +1,399 @@
+"""The fork server of the local sandbox. It runs as `python -I -S worker.py FD UID SECCOMP` (stdlib only).
+
+One worker serves one slot of the pool. At start it sets up what every run shares: a private mount namespace
+with a read-only view of the host and empty private temp dirs, an empty network namespace, and the seccomp
+filter the harness compiled (SECCOMP is its BPF program in hex, or '-' and why there is none), installed on
+the worker itself so that every run inherits it at no cost. It tells the harness which protections it got.
+Then, for each request, it mounts a fresh size-limited tmpfs as the run's scratch area, writes the files
+there, and forks a child that becomes PID 1 of a new PID namespace (so every process the attempt starts dies
+with it), takes its own session, rlimits and the slot's non-root uid, and runs the program in the already-warm
+interpreter.
+
+Messages to and from the harness are length-prefixed JSON on the inherited Unix socket; the run's stdout and
+stderr pipes arrive with the request as file descriptors, so the harness reads the output itself.
+"""
+
+import ctypes
+import gc
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import resource
+import selectors
+import signal
+import socket
+import struct
+import sys
+import traceback
+import types
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+CLONE_NEWPID = 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 1, 2, 4, 0x4000, 0x40000
+MNT_DETACH = 2
+SYS_MOUNT_SETATTR = 442  # the same number on every architecture (new-style syscall table)
+AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
+PR_SET_NO_NEW_PRIVS = 38
+SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW = 1, 4
+SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}.get(os.uname().machine, -1)
+SCRATCH = "/tmp"
+HEADER = struct.Struct("!I")
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = [None if v is None else v.encode() for v in (source, target, fstype, data)]
+    _check(libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
+
+
+def umount(target: str) -> None:
+    _check(libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
+
+
+def send(sock: socket.socket, msg: dict) -> None:
+    data = json.dumps(msg).encode()
+    sock.sendall(HEADER.pack(len(data)) + data)
+
+
+def recv(sock: socket.socket, fds: list) -> dict | None:
+    head, got, _, _ = socket.recv_fds(sock, HEADER.size, 4)
+    if not head:
+        return None
+    fds.extend(got)
+    while len(head) < HEADER.size:
+        more = sock.recv(HEADER.size - len(head))
+        if not more:
+            return None
+        head += more
+    (size,) = HEADER.unpack(head)
+    body = b""
+    while len(body) < size:
+        more = sock.recv(size - len(body))
+        if not more:
+            return None
+        body += more
+    return json.loads(body)
+
+
+class Worker:
+    def __init__(self, sock: socket.socket, uid: int, seccomp: str) -> None:
+        self.sock = sock
+        self.uid = uid if os.geteuid() == 0 else os.geteuid()
+        self.got: dict[str, str] = {}
+        self.missing: dict[str, str] = {}
+        self.pid_ns_fd = -1
+        self.host_scratch = ""
+        self.stdlib = list(sys.path)
+        self._setup_uid()
+        self._setup_namespaces()
+        self._setup_seccomp(seccomp)  # last: the set-up above needs calls the filter denies
+        warm_up()
+        gc.freeze()  # forked runs then do not copy the worker's objects when the collector visits them
+
+    # ----- one-time set-up, each step recording what it achieved -----
+
+    def _setup_uid(self) -> None:
+        if os.geteuid() == 0:
+            self.got["uid"] = f"each run as uid {self.uid}, not root"
+        else:
+            self.missing["uid"] = "the harness is not root, so runs share its uid and RLIMIT_NPROC counts its processes"
+
+    def _setup_seccomp(self, program_hex: str) -> None:
+        if program_hex.startswith("-"):
+            self.missing["seccomp"] = program_hex[1:]
+            return
+        try:
+            install_filter(bytes.fromhex(program_hex))
+            self.got["seccomp"] = "no sockets, user namespaces, ptrace, new mounts or kernel keyrings"
+        except OSError as e:
+            self.missing["seccomp"] = f"the kernel refused the seccomp filter ({e})"
+
+    def _setup_namespaces(self) -> None:
+        try:
+            _check(libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+            self.got["netns"] = "an empty network namespace: no interface is up"
+        except OSError as e:
+            self.missing["netns"] = f"no network namespace ({e})"
+        try:
+            _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+            mount("none", "/", None, MS_REC | MS_PRIVATE)
+            self._read_only_host()
+            for private in ("/var/tmp", "/dev/shm"):
+                if os.path.isdir(private):
+                    mount("tmpfs", private, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+            self.got["scratch"] = f"a fresh size-limited tmpfs at {SCRATCH} per run"
+        except OSError as e:
+            self.missing["scratch"] = f"no mount namespace, so the scratch area is a plain directory ({e})"
+            import tempfile  # noqa: PLC0415
+
+            self.host_scratch = tempfile.mkdtemp(prefix="autodidact-slot-")
+            os.chown(self.host_scratch, self.uid, self.uid)
+        try:
+            self.pid_ns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
+            _check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+            _check(libc.setns(self.pid_ns_fd, CLONE_NEWPID), "setns")
+            self.got["pidns"] = "each run is PID 1 of its own PID namespace: its stragglers die with it"
+        except OSError as e:
+            self.missing["pidns"] = f"no PID namespace, stragglers are killed by session and uid instead ({e})"
+            self.pid_ns_fd = -1
+
+    def _read_only_host(self) -> None:
+        attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY, 0, 0, 0)
+        buf = ctypes.create_string_buffer(attr, len(attr))
+        ret = libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, buf, len(attr))
+        if ret != 0:
+            self.missing["readonly_host"] = f"mount_setattr failed ({os.strerror(ctypes.get_errno())})"
+        else:
+            self.got["readonly_host"] = "the host's files are read-only to the run"
+
+    # ----- per run -----
+
+    def scratch(self, limits: dict) -> str:
+        if self.host_scratch:
+            import shutil  # noqa: PLC0415
+
+            shutil.rmtree(self.host_scratch, ignore_errors=True)
+            os.mkdir(self.host_scratch, 0o700)
+            os.chown(self.host_scratch, self.uid, self.uid)
+            return self.host_scratch
+        try:
+            umount(SCRATCH)
+        except OSError:
+            pass
+        size = int(limits["scratch_bytes"])
+        mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0700,uid={self.uid},gid={self.uid}")
+        return SCRATCH
+
+    def write_files(self, work: str, files: dict) -> None:
+        root = os.path.realpath(work)
+        for name, text in files.items():
+            path = os.path.realpath(os.path.join(root, name))
+            if not path.startswith(root + os.sep):
+                raise ValueError(f"file name escapes the work dir: {name!r}")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in dirnames + filenames:
+                os.chown(os.path.join(dirpath, name), self.uid, self.uid)
+
+    def collect(self, work: str, names: list, cap: int) -> dict:
+        out = {}
+        root = os.path.realpath(work)
+        for name in names:
+            path = os.path.realpath(os.path.join(root, name))
+            if not path.startswith(root + os.sep) or not os.path.isfile(path):
+                continue
+            with open(path, "rb") as f:
+                out[name] = f.read(cap).decode("utf-8", "replace")
+        return out
+
+    def child(self, req: dict, work: str, stdin_r: int, out_w: int, err_w: int) -> None:
+        """Runs in the forked child: never returns."""
+        try:
+            os.setsid()
+            os.dup2(stdin_r, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.closerange(3, 65536)
+            os.chdir(work)
+            lim = req["limits"]
+            cpu = max(1, int(lim["cpu_s"] + 0.999))
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+            resource.setrlimit(resource.RLIMIT_AS, (lim["memory_mb"] << 20, lim["memory_mb"] << 20))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (lim["file_bytes"], lim["file_bytes"]))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+            resource.setrlimit(resource.RLIMIT_NPROC, (lim["processes"], lim["processes"]))
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(self.uid)
+                os.setuid(self.uid)
+            os.environ.clear()
+            os.environ.update(req["env"], HOME=work, TMPDIR=work)
+            sys.argv = ["main.py"]
+            sys.path[:] = self.stdlib
+            if req["packages"]:
+                sys.meta_path.insert(0, AllowedPackages(req["packages"]))
+        except BaseException:
+            os.write(2, ("sandbox set-up failed:\n" + traceback.format_exc()).encode())
+            os._exit(125)
+        code = run_main(req["code"])
+        os._exit(code)
+
+    def run(self, req: dict, fds: list) -> None:
+        out_w, err_w = fds
+        try:
+            work = self.scratch(req["limits"])
+            self.write_files(work, {**req["files"], "main.py": req["code"]})
+        except (OSError, ValueError) as e:
+            os.close(out_w)
+            os.close(err_w)
+            send(self.sock, {"error": f"{type(e).__name__}: {e}"})
+            return
+        stdin_r, stdin_w = os.pipe()
+        if self.pid_ns_fd >= 0:
+            _check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+        pid = os.fork()
+        if pid == 0:
+            os.close(stdin_w)
+            self.child(req, work, stdin_r, out_w, err_w)
+        if self.pid_ns_fd >= 0:
+            _check(libc.setns(self.pid_ns_fd, CLONE_NEWPID), "setns")
+        for fd in (stdin_r, out_w, err_w):
+            os.close(fd)
+        status, usage = self.wait(pid, stdin_w, req["stdin"].encode())
+        if self.pid_ns_fd < 0:
+            self.kill_stragglers(pid)
+        files = self.collect(work, req["collect"], req["limits"]["output_bytes"])
+        send(self.sock, {"status": os.waitstatus_to_exitcode(status), "cpu_s": usage.ru_utime + usage.ru_stime, "files": files})
+
+    def wait(self, pid: int, stdin_w: int, data: bytes) -> tuple:
+        """Feed stdin and wait for the child, killing it when the harness says so; never blocks on either."""
+        os.set_blocking(stdin_w, False)
+        pidfd = os.pidfd_open(pid)
+        sel = selectors.DefaultSelector()
+        sel.register(pidfd, selectors.EVENT_READ, "exit")
+        sel.register(self.sock, selectors.EVENT_READ, "harness")
+        if data:
+            sel.register(stdin_w, selectors.EVENT_WRITE, "stdin")
+        else:
+            os.close(stdin_w)
+        try:
+            while True:
+                for key, _ in sel.select():
+                    if key.data == "exit":
+                        _, status, usage = os.wait4(pid, 0)
+                        return status, usage
+                    if key.data == "stdin":
+                        try:
+                            data = data[os.write(stdin_w, data[:65536]) :]
+                        except OSError:  # the child closed its stdin
+                            data = b""
+                        if not data:
+                            sel.unregister(stdin_w)
+                            os.close(stdin_w)
+                    elif key.data == "harness":
+                        msg = recv(self.sock, [])
+                        if msg is None:  # the harness is gone: end the run and ourselves
+                            os.kill(pid, signal.SIGKILL)
+                            os.wait4(pid, 0)
+                            sys.exit(0)
+                        if msg.get("kill"):
+                            os.kill(pid, signal.SIGKILL)
+        finally:
+            sel.close()
+            os.close(pidfd)
+            if data:
+                os.close(stdin_w)
+
+    def kill_stragglers(self, pid: int) -> None:
+        """Without a PID namespace: kill the run's session, and as its uid every process of that uid."""
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if os.geteuid() != 0:
+            return
+        killer = os.fork()
+        if killer == 0:
+            try:
+                os.setuid(self.uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(killer, 0)
+
+    def serve(self) -> None:
+        send(self.sock, {"ready": True, "got": self.got, "missing": self.missing})
+        while True:
+            fds: list = []
+            req = recv(self.sock, fds)
+            if req is None:
+                return
+            if req.get("kill"):  # a late kill for a run that already ended
+                for fd in fds:
+                    os.close(fd)
+                continue
+            self.run(req, fds)
+
+
+class AllowedPackages(importlib.abc.MetaPathFinder):
+    """Finds the top-level packages the sandbox allows, each in its own directory, and nothing else there."""
+
+    def __init__(self, dirs: dict) -> None:
+        self.dirs = dirs
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
+        if path is None and name in self.dirs:
+            return importlib.machinery.PathFinder.find_spec(name, [self.dirs[name]])
+        return None
+
+
+def warm_up() -> None:
+    """Import in the worker what a failing run would import for its traceback, so each run does not."""
+    try:
+        exec(compile("def f(x):\n    assert x == 1, 'x'\nf(2)\n", "warm_up.py", "exec"), {})
+    except AssertionError:
+        traceback.format_exc()
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install_filter(program: bytes) -> None:
+    """Load a compiled seccomp BPF program into this process (no_new_privs first, as the kernel requires).
+
+    The filter is inherited by every child, so it is loaded once per worker. The speculative-store-bypass
+    mitigation that seccomp would otherwise switch on is left to the system's setting (it costs a VM exit on
+    every context switch on some hypervisors and protects against a side channel, not an escape).
+    """
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    ret = libc.syscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, ctypes.byref(prog))
+    _check(ret, "seccomp(SECCOMP_SET_MODE_FILTER)")
+
+
+def run_main(code: str) -> int:
+    """Run `code` as the program's `__main__` module and return its exit status, as `python main.py` would."""
+    module = types.ModuleType("__main__")
+    module.__file__ = "main.py"
+    module.__builtins__ = __builtins__  # type: ignore[attr-defined]
+    sys.modules["__main__"] = module
+    status = 0
+    try:
+        exec(compile(code, "main.py", "exec"), module.__dict__)
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if e.code is not None and not isinstance(e.code, int):
+            print(e.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    return status & 0xFF
+
+
+def main() -> None:
+    fd, uid = int(sys.argv[1]), int(sys.argv[2])
+    sock = socket.socket(fileno=fd)
+    Worker(sock, uid, sys.argv[3]).serve()
+
+
+if __name__ == "__main__":
+    main()

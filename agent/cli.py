@@ -62,6 +62,24 @@ def _config_option(parser: argparse.ArgumentParser, name: str, flag: str, kind: 
     )
 
 
+SANDBOX_OPTION: dict[str, Any] = {
+    "choices": ["local", "docker", "e2b"],
+    "default": "local",
+    "help": "where attempts run: local (a pool of hardened fork servers; default), docker (needs a Docker engine "
+    "and the image `.ci/docker-engine start` builds), e2b (E2B cloud sandboxes; needs E2B_API_KEY)",
+}
+
+
+def _sandbox(name: str) -> Any:
+    """The sandbox backend `name`, or a one-line error saying why it cannot run here."""
+    from ..sandbox import get_sandbox
+
+    try:
+        return get_sandbox(name)
+    except ValueError as exc:
+        raise UserError(f"{exc}; or use --sandbox local") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autodidact",
@@ -95,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=defaults.seed, help="seed for tasks and sampling (default 0)")
     for name, flag, kind in NUMERIC_OPTIONS:
         _config_option(run, name, flag, kind)
+    run.add_argument("--sandbox", **SANDBOX_OPTION)
     run.add_argument("--keep-candidates", action="store_true", help="keep the weights of rejected candidates")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr (run.log still gets it)")
 
@@ -110,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument("file", type=Path)
     exe.add_argument("--json", action="store_true", help="print the result as JSON")
     exe.add_argument("--timeout", type=_positive(float), default=10.0, help="wall-clock seconds (default 10)")
-    exe.add_argument("--sandbox", default="local", help="sandbox backend (default local)")
+    exe.add_argument("--sandbox", **SANDBOX_OPTION)
     return parser
 
 
@@ -143,6 +162,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         levels=levels,
         seed=args.seed,
         keep_candidates=args.keep_candidates,
+        sandbox=args.sandbox,
         **{name: getattr(args, name) for name, _, _ in NUMERIC_OPTIONS},
     )
 
@@ -153,7 +173,10 @@ def _execute(ctx: Any, initial: Any) -> int:
 
     app = compile_graph(ctx)
     start = time.monotonic()
-    run_graph(app, initial)
+    try:
+        run_graph(app, initial)
+    finally:
+        ctx.close()
     trace = build_trace(ctx, app)
     ctx.log(f"run finished in {time.monotonic() - start:.0f} s; champion: {trace['champion']}")
     print(format_table(trace))
@@ -169,9 +192,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _config_from_args(args)
     run_dir = args.run_dir or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(config.goal)}"
     RunDir.check_new(run_dir, config.goal)
-    location = check_model(config.model)  # fails before anything is written
+    sandbox = _sandbox(config.sandbox)  # these two fail before anything is written
+    location = check_model(config.model)
     run = RunDir.create(run_dir, config)
-    ctx = RunContext(config=config, run=run, quiet=args.quiet)
+    ctx = RunContext(config=config, run=run, quiet=args.quiet, _sandbox=sandbox)
     ctx.log(f"run started in {run_dir}: goal {config.goal!r}, model {location}")
     ctx.make_heldout()
     initial = {
@@ -200,6 +224,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from .graph import THREAD, compile_graph
 
     ctx = _open(args.run_dir, args.quiet)
+    ctx._sandbox = _sandbox(ctx.config.sandbox)
     snapshot = compile_graph(ctx).get_state(THREAD)
     if not snapshot.values:
         raise UserError(f"{args.run_dir} has no saved progress; start a new run instead")
@@ -221,17 +246,14 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from ..sandbox import Limits, get_sandbox
+    from ..sandbox import Limits
 
     try:
         code = args.file.read_text()
     except OSError as exc:
         raise UserError(f"cannot read {args.file}: {exc.strerror}; give a Python file") from None
-    try:
-        sandbox = get_sandbox(args.sandbox)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    result = sandbox.run(code, limits=Limits(wall_s=args.timeout, cpu_s=args.timeout))
+    with _sandbox(args.sandbox) as sandbox:
+        result = sandbox.run(code, limits=Limits(wall_s=args.timeout, cpu_s=args.timeout))
     if args.json:
         print(json.dumps(result.to_dict()))
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from ..sandbox import Sandbox, get_sandbox
 from ..tools.codeblock import extract_code
 from ..tools.generate import Generator, SamplingParams
-from ..tools.tasks import Task, TaskFamily, get_family
+from ..tools.tasks import Task, TaskFamily, Verdict, get_family
 from .config import RunConfig
 from .rundir import RunDir, read_jsonl, write_jsonl
 
@@ -44,6 +45,23 @@ class RunContext:
         if self._sandbox is None:
             self._sandbox = get_sandbox(self.config.sandbox)
         return self._sandbox
+
+    def verify_all(self, pairs: list[tuple[Task, str]], progress: Any = None) -> list[Verdict]:
+        """Verify each (task, code) in the sandbox, as many at once as the sandbox serves; results in order."""
+
+        def one(pair: tuple[Task, str]) -> Verdict:
+            verdict = self.family(pair[0].family).verify(pair[0], pair[1], self.sandbox)
+            if progress is not None:
+                progress(1)
+            return verdict
+
+        with ThreadPoolExecutor(max(1, self.sandbox.concurrency)) as pool:
+            return list(pool.map(one, pairs))
+
+    def close(self) -> None:
+        """Stop the sandbox's workers or containers."""
+        if self._sandbox is not None:
+            self._sandbox.close()
 
     def resolve(self, location: str) -> str:
         """Model locations inside the run directory are stored relative to it."""
@@ -88,9 +106,10 @@ class RunContext:
             SamplingParams(n=1, temperature=0.0, max_new_tokens=self.config.max_new_tokens),
             progress=progress,
         )
+        codes = [extract_code(reply, task.entry_point) for task, (reply,) in zip(tasks, replies, strict=True)]
+        verdicts = self.verify_all(list(zip(tasks, codes, strict=True)))
         rows = []
-        for task, (reply,) in zip(tasks, replies, strict=True):
-            verdict = self.family(task.family).verify(task, extract_code(reply, task.entry_point), self.sandbox)
+        for task, (reply,), verdict in zip(tasks, replies, verdicts, strict=True):
             rows.append(
                 {
                     "task_id": task.id,

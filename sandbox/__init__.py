@@ -1,9 +1,11 @@
-"""Where untrusted code runs: one `Sandbox` contract and its backends."""
+"""Where untrusted code runs: one `Sandbox` contract and its backends (local fork servers, Docker, E2B)."""
 
 from .base import ExecResult, Limits, Sandbox
+from .docker_sandbox import DockerSandbox
+from .e2b_sandbox import E2BSandbox
 from .local import LocalSandbox
 
-BACKENDS: dict[str, type[Sandbox]] = {"local": LocalSandbox}
+BACKENDS: dict[str, type[Sandbox]] = {"local": LocalSandbox, "docker": DockerSandbox, "e2b": E2BSandbox}
 
 
 def available_backends() -> list[str]:
@@ -12,11 +14,23 @@ def available_backends() -> list[str]:
 
 
 def get_sandbox(name: str = "local") -> Sandbox:
-    """Build the sandbox backend called `name`."""
-    try:
-        return BACKENDS[name]()
-    except KeyError:
-        raise ValueError(f"unknown sandbox {name!r}; choose one of: {', '.join(sorted(BACKENDS))}") from None
+    """Build the sandbox backend called `name`, or say why it cannot run here."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown sandbox {name!r}; choose one of: {', '.join(BACKENDS)}")
+    ok, why = BACKENDS[name].available()
+    if not ok:
+        raise ValueError(f"the {name} sandbox cannot run here: {why}")
+    return BACKENDS[name]()
 
 
-__all__ = ["ExecResult", "Limits", "Sandbox", "LocalSandbox", "BACKENDS", "get_sandbox", "available_backends"]
+__all__ = [
+    "ExecResult",
+    "Limits",
+    "Sandbox",
+    "LocalSandbox",
+    "DockerSandbox",
+    "E2BSandbox",
+    "BACKENDS",
+    "available_backends",
+    "get_sandbox",
+]

@@ -10,7 +10,11 @@ import abc
 import signal
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Literal
+
+# The whole environment a program gets: none of the host's variables (API keys!) reach it.
+MINIMAL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
 
 StopReason = Literal["timeout", "cpu_limit", "memory_limit", "output_limit", "killed", "sandbox_error"]
 
@@ -53,6 +57,8 @@ class Sandbox(abc.ABC):
     """Runs Python source under `Limits`. Implementations say in their docstring what they protect against."""
 
     name: str = "abstract"
+    concurrency: int = 1
+    """How many runs the backend serves at once (callers may run that many threads)."""
 
     @abc.abstractmethod
     def run(
@@ -98,3 +104,10 @@ def stop_reason(exit_code: int | None, stderr: str, cpu_s: float, limits: Limits
     if exit_code not in (0, None) and stderr.rstrip().endswith("MemoryError"):
         return "memory_limit"
     return None
+
+
+def check_file_names(files: dict[str, str] | None) -> None:
+    """Refuse file names that would land outside the run's work dir."""
+    for name in files or {}:
+        if Path(name).is_absolute() or ".." in Path(name).parts or not name.strip():
+            raise ValueError(f"sandbox file name escapes the work dir: {name!r}")

@@ -37,13 +37,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .base import ExecResult, Limits, Sandbox, StopReason, stop_reason
+from .base import MINIMAL_ENV, ExecResult, Limits, Sandbox, StopReason, check_file_names, stop_reason
 from .seccomp import compile_filter
 
 WORKER = str(Path(__file__).with_name("worker.py"))
 UID_BASE = 61000
 HEADER = struct.Struct("!I")
-MINIMAL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
 ALWAYS = ("session", "rlimits", "clean_env")
 
 _said: set[str] = set()
@@ -97,12 +96,21 @@ class _Inbox:
 class _Worker:
     """One slot of the pool: a fork server process and the socket to it."""
 
-    def __init__(self, slot: int, python: str) -> None:
+    def __init__(self, slot: int, python: str, packages: dict[str, str]) -> None:
         self.slot = slot
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [python, "-I", "-S", WORKER, str(theirs.fileno()), str(UID_BASE + slot), _seccomp_arg()],
+            [
+                python,
+                "-I",
+                "-S",
+                WORKER,
+                str(theirs.fileno()),
+                str(UID_BASE + slot),
+                _seccomp_arg(),
+                json.dumps(packages),
+            ],
             pass_fds=(theirs.fileno(),),
             env=MINIMAL_ENV,
             stdin=subprocess.DEVNULL,
@@ -248,6 +256,7 @@ class LocalSandbox(Sandbox):
         python: str | None = None,
     ) -> None:
         self.size = workers or 2 * max(1, os.cpu_count() or 1)
+        self.concurrency = self.size
         self.default_limits = limits or Limits()
         self.packages = _package_dirs(packages)
         self.python = python or sys.executable
@@ -272,7 +281,7 @@ class LocalSandbox(Sandbox):
             self._idle.put(worker)
 
     def _start(self, slot: int) -> _Worker:
-        worker = _Worker(slot, self.python)
+        worker = _Worker(slot, self.python, self.packages)
         for key, why in worker.missing.items():
             if key not in _said:
                 _said.add(key)
@@ -310,11 +319,9 @@ class LocalSandbox(Sandbox):
         collect: Sequence[str] = (),
     ) -> ExecResult:
         lim = limits or self.default_limits
-        for name in files or {}:
-            if Path(name).is_absolute() or ".." in Path(name).parts:
-                raise ValueError(f"sandbox file name escapes the work dir: {name!r}")
+        check_file_names(files)
         request = {"code": code, "stdin": stdin, "files": files or {}, "limits": asdict(lim),
-                   "collect": list(collect), "env": MINIMAL_ENV, "packages": self.packages}  # fmt: skip
+                   "collect": list(collect), "env": MINIMAL_ENV}  # fmt: skip
         worker = self._acquire()
         try:
             for attempt in (1, 2):

@@ -1,4 +1,4 @@
-"""The fork server of the local sandbox. It runs as `python -I -S worker.py FD UID SECCOMP` (stdlib only).
+"""The fork server of the local sandbox. It runs as `python -I -S worker.py FD UID SECCOMP PACKAGES` (stdlib only).
 
 One worker serves one slot of the pool. At start it sets up what every run shares: a private mount namespace
 with a read-only view of the host and empty private temp dirs, an empty network namespace, and the seccomp
@@ -31,7 +31,7 @@ import types
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 CLONE_NEWPID = 0x20000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 1, 2, 4, 0x4000, 0x40000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 0x4000, 0x40000
 MNT_DETACH = 2
 SYS_MOUNT_SETATTR = 442  # the same number on every architecture (new-style syscall table)
 AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
@@ -85,7 +85,7 @@ def recv(sock: socket.socket, fds: list) -> dict | None:
 
 
 class Worker:
-    def __init__(self, sock: socket.socket, uid: int, seccomp: str) -> None:
+    def __init__(self, sock: socket.socket, uid: int, seccomp: str, packages: dict[str, str]) -> None:
         self.sock = sock
         self.uid = uid if os.geteuid() == 0 else os.geteuid()
         self.got: dict[str, str] = {}
@@ -93,6 +93,7 @@ class Worker:
         self.pid_ns_fd = -1
         self.host_scratch = ""
         self.stdlib = list(sys.path)
+        self.packages = packages
         self._setup_uid()
         self._setup_namespaces()
         self._setup_seccomp(seccomp)  # last: the set-up above needs calls the filter denies
@@ -127,9 +128,9 @@ class Worker:
             _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
             mount("none", "/", None, MS_REC | MS_PRIVATE)
             self._read_only_host()
-            for private in ("/var/tmp", "/dev/shm"):
-                if os.path.isdir(private):
-                    mount("tmpfs", private, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+            if os.path.isdir("/dev/shm"):
+                mount("tmpfs", "/dev/shm", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+            self._expose_libraries()
             self.got["scratch"] = f"a fresh size-limited tmpfs at {SCRATCH} per run"
         except OSError as e:
             self.missing["scratch"] = f"no mount namespace, so the scratch area is a plain directory ({e})"
@@ -145,6 +146,30 @@ class Worker:
         except OSError as e:
             self.missing["pidns"] = f"no PID namespace, stragglers are killed by session and uid instead ({e})"
             self.pid_ns_fd = -1
+
+    def _expose_libraries(self) -> None:
+        """Make the stdlib and the allowed packages readable by the run's uid, at their own paths.
+
+        An interpreter under a private home (pyenv in /root, say) is unreadable to other uids, so the run could
+        not import what the worker had not imported already. The closed directory above it is covered with an
+        empty tmpfs (hiding the rest of that home too), and only the library directories are bound back in.
+        """
+        dirs = list(dict.fromkeys(p for p in (*self.stdlib, *self.packages.values()) if os.path.isdir(p)))
+        hidden = [p for p in dirs if not world_readable(p)]
+        if not hidden or not os.path.isdir("/var/tmp"):
+            return
+        mount("tmpfs", "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0700")
+        staged = {}
+        for i, path in enumerate(hidden):  # keep a handle on each before its parent is covered
+            staged[path] = f"/var/tmp/lib{i}"
+            os.mkdir(staged[path], 0o700)
+            mount(path, staged[path], None, MS_BIND | MS_REC)
+        for cover in sorted({closed_ancestor(p) for p in hidden}, key=len):
+            mount("tmpfs", cover, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+        for path, stage in staged.items():
+            os.makedirs(path, 0o755, exist_ok=True)
+            mount(stage, path, None, MS_BIND | MS_REC)
+        self.got["private_homes"] = "closed directories above the libraries are empty to the run"
 
     def _read_only_host(self) -> None:
         attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY, 0, 0, 0)
@@ -197,14 +222,20 @@ class Worker:
                 out[name] = f.read(cap).decode("utf-8", "replace")
         return out
 
-    def child(self, req: dict, work: str, stdin_r: int, out_w: int, err_w: int) -> None:
-        """Runs in the forked child: never returns."""
+    def child(self, req: dict, work: str, stdin_r: int, out_w: int, err_w: int, status_w: int) -> None:
+        """Runs in the forked child: never returns.
+
+        With a PID namespace the child is its PID 1, which the kernel shields from signals it has no handler
+        for; the program would not die of its own SIGTERM or SIGALRM. So PID 1 only reaps (`init`) and the
+        program runs in its child, whose exit status PID 1 reports on `status_w`.
+        """
         try:
             os.setsid()
             os.dup2(stdin_r, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            os.closerange(3, 65536)
+            os.dup2(status_w, 3)
+            os.closerange(4, 65536)
             os.chdir(work)
             lim = req["limits"]
             cpu = max(1, int(lim["cpu_s"] + 0.999))
@@ -222,13 +253,17 @@ class Worker:
             os.environ.update(req["env"], HOME=work, TMPDIR=work)
             sys.argv = ["main.py"]
             sys.path[:] = self.stdlib
-            if req["packages"]:
-                sys.meta_path.insert(0, AllowedPackages(req["packages"]))
+            if self.packages:
+                sys.meta_path.insert(0, AllowedPackages(self.packages))
         except BaseException:
             os.write(2, ("sandbox set-up failed:\n" + traceback.format_exc()).encode())
             os._exit(125)
-        code = run_main(req["code"])
-        os._exit(code)
+        if os.getpid() == 1:
+            program = os.fork()
+            if program != 0:
+                init(program)
+        os.close(3)
+        os._exit(run_main(req["code"]))
 
     def run(self, req: dict, fds: list) -> None:
         out_w, err_w = fds
@@ -241,21 +276,26 @@ class Worker:
             send(self.sock, {"error": f"{type(e).__name__}: {e}"})
             return
         stdin_r, stdin_w = os.pipe()
+        status_r, status_w = os.pipe()
         if self.pid_ns_fd >= 0:
             _check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
         pid = os.fork()
         if pid == 0:
             os.close(stdin_w)
-            self.child(req, work, stdin_r, out_w, err_w)
+            os.close(status_r)
+            self.child(req, work, stdin_r, out_w, err_w, status_w)
         if self.pid_ns_fd >= 0:
             _check(libc.setns(self.pid_ns_fd, CLONE_NEWPID), "setns")
-        for fd in (stdin_r, out_w, err_w):
+        for fd in (stdin_r, out_w, err_w, status_w):
             os.close(fd)
         status, usage = self.wait(pid, stdin_w, req["stdin"].encode())
+        with os.fdopen(status_r, "rb") as f:
+            reported = f.read(32)
+        code = int(reported) if reported else os.waitstatus_to_exitcode(status)
         if self.pid_ns_fd < 0:
             self.kill_stragglers(pid)
         files = self.collect(work, req["collect"], req["limits"]["output_bytes"])
-        send(self.sock, {"status": os.waitstatus_to_exitcode(status), "cpu_s": usage.ru_utime + usage.ru_stime, "files": files})
+        send(self.sock, {"status": code, "cpu_s": usage.ru_utime + usage.ru_stime, "files": files})
 
     def wait(self, pid: int, stdin_w: int, data: bytes) -> tuple:
         """Feed stdin and wait for the child, killing it when the harness says so; never blocks on either."""
@@ -339,6 +379,34 @@ class AllowedPackages(importlib.abc.MetaPathFinder):
         return None
 
 
+def init(program: int) -> None:
+    """PID 1 of a run: reap every orphan, and when the program ends report its status and end the namespace."""
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        if pid == program:
+            os.write(3, str(os.waitstatus_to_exitcode(status)).encode())
+            os._exit(0)
+
+
+def world_readable(path: str) -> bool:
+    """Whether any uid can list `path` (it and every directory above it open to others)."""
+    return closed_ancestor(path) == ""
+
+
+def closed_ancestor(path: str) -> str:
+    """The first directory on the way to `path` that other uids cannot enter (or list, for `path` itself)."""
+    parts = os.path.abspath(path).split(os.sep)
+    for i in range(2, len(parts) + 1):
+        here = os.sep.join(parts[:i])
+        mode = os.stat(here).st_mode
+        if not mode & 0o001 or (i == len(parts) and not mode & 0o004):
+            return here
+    return ""
+
+
 def warm_up() -> None:
     """Import in the worker what a failing run would import for its traceback, so each run does not."""
     try:
@@ -392,7 +460,7 @@ def run_main(code: str) -> int:
 def main() -> None:
     fd, uid = int(sys.argv[1]), int(sys.argv[2])
     sock = socket.socket(fileno=fd)
-    Worker(sock, uid, sys.argv[3]).serve()
+    Worker(sock, uid, sys.argv[3], json.loads(sys.argv[4])).serve()
 
 
 if __name__ == "__main__":

@@ -112,7 +112,8 @@ def test_exec_prints_json(tmp_path, capsys):
     assert main(["exec", str(program), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["stdout"] == "hello\n" and out["exit_code"] == 0 and out["stopped"] is None
-    assert set(out) == {"stdout", "stderr", "exit_code", "duration_s", "stopped"}
+    assert set(out) == {"stdout", "stderr", "exit_code", "duration_s", "stopped", "files", "isolation"}
+    assert "session" in out["isolation"]
 
 
 def test_exec_reports_a_timeout(tmp_path, capsys):
@@ -120,3 +121,13 @@ def test_exec_reports_a_timeout(tmp_path, capsys):
     program.write_text("import time\ntime.sleep(30)")
     assert main(["exec", str(program), "--json", "--timeout", "1"]) == 1
     assert json.loads(capsys.readouterr().out)["stopped"] == "timeout"
+
+
+def test_a_sandbox_that_cannot_run_here_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("E2B_API_KEY", raising=False)
+    program = tmp_path / "p.py"
+    program.write_text("print(1)")
+    err = run_cli(["exec", str(program), "--sandbox", "e2b"], capsys, tmp_path)
+    assert "E2B_API_KEY is not set" in err and "--sandbox local" in err
+    err = run_cli(["run", "write functions", "--sandbox", "e2b", "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    assert "E2B_API_KEY is not set" in err and not (tmp_path / "r").exists()

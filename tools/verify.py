@@ -11,15 +11,27 @@ from __future__ import annotations
 import json
 import math
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..sandbox import Limits, Sandbox
 from . import driver
 from .driver import plain
-from .tasks.base import Verdict
 
-__all__ = ["plain", "same", "show", "call_text", "verify_function"]
+__all__ = ["Verdict", "plain", "same", "show", "call_text", "verify_function"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """The harness's judgement of one attempt, decided from what it observed in the sandbox."""
+
+    passed: bool
+    feedback: str
+    """Human-readable reason (the first failing case, a traceback, a limit); shown to the model in refine."""
+    stopped: str | None = None
+    duration_s: float = 0.0
+
 
 DRIVER_SOURCE = Path(driver.__file__).read_text(encoding="utf-8")
 

@@ -30,23 +30,21 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     )
     with bar(len(tasks) * k, f"round {round_no} sample") as progress:
         replies = gen.complete([t.prompt for t in tasks], params, progress=progress.update)
-    attempts = []
-    with bar(len(tasks) * k, f"round {round_no} verify") as progress:
-        for task, samples in zip(tasks, replies, strict=True):
-            for i, reply in enumerate(samples):
-                verdict = family.verify(task, extract_code(reply, task.entry_point), ctx.sandbox)
-                attempts.append(
-                    {
-                        "task_id": task.id,
-                        "sample": i,
-                        "difficulty": task.difficulty,
-                        "completion": reply,
-                        "passed": verdict.passed,
-                        "feedback": verdict.feedback,
-                        "stopped": verdict.stopped,
-                    }
-                )
-                progress.update(1)
+    flat = [(task, i, reply) for task, samples in zip(tasks, replies, strict=True) for i, reply in enumerate(samples)]
+    with bar(len(flat), f"round {round_no} verify") as progress:
+        verdicts = ctx.verify_all([(t, extract_code(reply, t.entry_point)) for t, _, reply in flat], progress.update)
+    attempts = [
+        {
+            "task_id": task.id,
+            "sample": i,
+            "difficulty": task.difficulty,
+            "completion": reply,
+            "passed": verdict.passed,
+            "feedback": verdict.feedback,
+            "stopped": verdict.stopped,
+        }
+        for (task, i, reply), verdict in zip(flat, verdicts, strict=True)
+    ]
     folder = ctx.run.round_dir(round_no)
     write_jsonl(folder / "tasks.jsonl", (t.to_dict() for t in tasks))
     write_jsonl(folder / "attempts.jsonl", attempts)

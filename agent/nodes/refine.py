@@ -44,11 +44,13 @@ def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
         )
         with bar(len(chosen), f"round {round_no} repair") as progress:
             replies = gen.complete(prompts, params, progress=progress.update)
-        for a, (reply,) in zip(chosen, replies, strict=True):
+        codes = [
+            extract_code(reply, tasks[a["task_id"]].entry_point) for a, (reply,) in zip(chosen, replies, strict=True)
+        ]
+        verdicts = ctx.verify_all([(tasks[a["task_id"]], code) for a, code in zip(chosen, codes, strict=True)])
+        for a, (reply,), code, verdict in zip(chosen, replies, codes, verdicts, strict=True):
             task = tasks[a["task_id"]]
-            code = extract_code(reply, task.entry_point)
             original = extract_code(a["completion"], task.entry_point)
-            verdict = ctx.family(task.family).verify(task, code, ctx.sandbox)
             repairs.append(
                 {
                     "task_id": task.id,

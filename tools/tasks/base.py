@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from ...sandbox import Sandbox
+from ..verify import Verdict
 
 Split = Literal["train", "heldout"]
 
@@ -35,17 +36,6 @@ class Task:
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> Task:
         return cls(**row)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Verdict:
-    """The harness's judgement of one attempt, decided from what it observed in the sandbox."""
-
-    passed: bool
-    feedback: str
-    """Human-readable reason (the first failing case, a traceback, a limit); shown to the model in refine."""
-    stopped: str | None = None
-    duration_s: float = 0.0
 
 
 class TaskFamily(abc.ABC):

@@ -1,0 +1,48 @@
+"""Fixtures of the conformance suite: the same tests run against every sandbox backend available here.
+
+A backend that cannot run here is skipped with its reason, except Docker where AUTODIDACT_REQUIRE_DOCKER is
+set (CI sets it after starting its own engine), so a missing engine fails instead of passing silently.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from autodidact.sandbox import BACKENDS, DockerSandbox, Sandbox
+
+VARIANTS = {
+    "local": lambda: BACKENDS["local"](),
+    "docker": lambda: DockerSandbox(),
+    "docker-reuse": lambda: DockerSandbox(reuse=True),
+    "e2b": lambda: BACKENDS["e2b"](),
+}
+# E2B runs only with a key; without one, tests/test_e2b_mapping.py says so once instead of once per case here.
+PARAMS = [name for name in VARIANTS if name != "e2b" or BACKENDS["e2b"].available()[0]]
+
+
+@pytest.fixture(scope="module", params=PARAMS)
+def sandbox(request) -> Sandbox:
+    name = request.param
+    backend = name.split("-")[0]
+    ok, why = BACKENDS[backend].available()
+    if not ok:
+        if backend == "docker" and os.environ.get("AUTODIDACT_REQUIRE_DOCKER"):
+            pytest.fail(f"AUTODIDACT_REQUIRE_DOCKER is set but {why}")
+        pytest.skip(f"the {backend} sandbox cannot run here: {why}")
+    sb = VARIANTS[name]()
+    yield sb
+    sb.close()
+
+
+@pytest.fixture(scope="module")
+def isolation(sandbox) -> tuple[str, ...]:
+    """The protections the runs of this backend get on this machine."""
+    return sandbox.run("pass").isolation
+
+
+def relies_on(isolation: tuple[str, ...], *protections: str) -> None:
+    """Skip unless the runs have at least one of `protections` (names from ExecResult.isolation)."""
+    if not set(isolation) & set(protections):
+        pytest.skip(f"the runs here have none of: {', '.join(protections)}")

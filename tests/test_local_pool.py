@@ -1,0 +1,57 @@
+"""The local backend's pool: workers that die are replaced, missing protections are said once and recorded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from autodidact.sandbox import Limits, LocalSandbox
+from autodidact.sandbox import local as local_module
+
+
+def test_every_result_records_the_isolation_it_had():
+    with LocalSandbox(workers=1) as sb:
+        r = sb.run("pass")
+    assert {"session", "rlimits", "clean_env"} <= set(r.isolation)
+
+
+def test_a_worker_killed_mid_run_is_replaced():
+    with LocalSandbox(workers=1) as sb:
+        sb.run("pass")
+        (worker,) = sb.workers()
+        killer = threading.Timer(0.5, lambda: os.kill(worker.proc.pid, signal.SIGKILL))
+        killer.start()
+        r = sb.run("import time\ntime.sleep(2)\nprint('done')", limits=Limits(wall_s=10))
+        killer.join()
+        assert r.stdout == "done\n" and r.stopped is None  # run again on a fresh worker
+        (fresh,) = sb.workers()
+        assert fresh.proc.pid != worker.proc.pid
+        assert sb.run("print(1)").stdout == "1\n"
+
+
+def test_a_missing_protection_is_said_once_and_left_out_of_isolation(monkeypatch, capsys):
+    monkeypatch.setattr(local_module, "compile_filter", lambda: (None, "pyseccomp is not installed"))
+    monkeypatch.setattr(local_module, "_said", set())
+    local_module._seccomp_arg.cache_clear()
+    try:
+        with LocalSandbox(workers=2) as sb:
+            results = [sb.run("import time\ntime.sleep(0.2)") for _ in range(2)]
+            threads = [threading.Thread(target=sb.run, args=("pass",)) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        local_module._seccomp_arg.cache_clear()
+    said = capsys.readouterr().err
+    assert said.count("running without seccomp: pyseccomp is not installed") == 1
+    assert all("seccomp" not in r.isolation for r in results)
+
+
+def test_concurrent_load_never_starts_more_workers_than_the_pool_holds():
+    with LocalSandbox(workers=2) as sb, ThreadPoolExecutor(8) as pool:
+        outs = list(pool.map(lambda i: sb.run(f"print({i})").stdout, range(40)))
+        assert outs == [f"{i}\n" for i in range(40)]
+        assert len(sb.workers()) == 2

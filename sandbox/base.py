@@ -59,8 +59,8 @@ class Sandbox(abc.ABC):
     name: str = "abstract"
     concurrency: int = 1
     """How many runs the backend serves at once (callers may run that many threads)."""
+    default_limits: Limits = Limits()
 
-    @abc.abstractmethod
     def run(
         self,
         code: str,
@@ -74,6 +74,14 @@ class Sandbox(abc.ABC):
 
         The program's stdin is `stdin`; the files named in `collect` are read back from the work dir after it ends.
         """
+        check_file_names(files)
+        return self._execute(code, stdin, dict(files or {}), limits or self.default_limits, tuple(collect))
+
+    @abc.abstractmethod
+    def _execute(
+        self, code: str, stdin: str, files: dict[str, str], lim: Limits, collect: tuple[str, ...]
+    ) -> ExecResult:
+        """The backend's run, with the arguments checked and defaulted."""
 
     @classmethod
     def available(cls) -> tuple[bool, str]:

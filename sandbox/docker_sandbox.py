@@ -14,10 +14,9 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
-from .base import MINIMAL_ENV, ExecResult, Limits, Sandbox, StopReason, check_file_names
+from .base import MINIMAL_ENV, ExecResult, Limits, Sandbox, StopReason
 from .supervised import SUPERVISOR, parse_report, request_payload
 
 DEFAULT_IMAGE = "autodidact-python:bookworm"
@@ -88,18 +87,10 @@ class DockerSandbox(Sandbox):
             return False, f"the image {image_name()} is missing: build it with `.ci/docker-engine start`"
         return True, ""
 
-    def run(
-        self,
-        code: str,
-        *,
-        stdin: str = "",
-        files: dict[str, str] | None = None,
-        limits: Limits | None = None,
-        collect: Sequence[str] = (),
+    def _execute(
+        self, code: str, stdin: str, files: dict[str, str], lim: Limits, collect: tuple[str, ...]
     ) -> ExecResult:
-        lim = limits or self.default_limits
-        check_file_names(files)
-        payload = request_payload(code, stdin, files or {}, lim, collect, work="/work")
+        payload = request_payload(code, stdin, files, lim, collect, work="/work")
         if len(payload) > 16 * CHUNK:
             raise ValueError(f"the program and its files are too large for the docker sandbox ({len(payload)} bytes)")
         command = [

@@ -11,10 +11,9 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
-from .base import ExecResult, Limits, Sandbox, check_file_names
+from .base import ExecResult, Limits, Sandbox
 from .supervised import SUPERVISOR, parse_report, request_payload
 
 ISOLATION = ("microvm", "no_network", "rlimits", "clean_env")
@@ -80,18 +79,10 @@ class E2BSandbox(Sandbox):
             self._remote.files.write(SUPERVISOR_PATH, SUPERVISOR)
         return self._remote
 
-    def run(
-        self,
-        code: str,
-        *,
-        stdin: str = "",
-        files: dict[str, str] | None = None,
-        limits: Limits | None = None,
-        collect: Sequence[str] = (),
+    def _execute(
+        self, code: str, stdin: str, files: dict[str, str], lim: Limits, collect: tuple[str, ...]
     ) -> ExecResult:
-        lim = limits or self.default_limits
-        check_file_names(files)
-        payload = request_payload(code, stdin, files or {}, lim, collect, work=f"{HOME}/work")
+        payload = request_payload(code, stdin, files, lim, collect, work=f"{HOME}/work")
         start = time.monotonic()
         with self._lock:
             outcome: Any

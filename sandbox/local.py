@@ -37,7 +37,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .base import MINIMAL_ENV, ExecResult, Limits, Sandbox, StopReason, check_file_names, stop_reason
+from .base import MINIMAL_ENV, ExecResult, Limits, Sandbox, StopReason, stop_reason
 from .seccomp import compile_filter
 
 WORKER = str(Path(__file__).with_name("worker.py"))
@@ -309,18 +309,10 @@ class LocalSandbox(Sandbox):
         worker.close()
         return self._start(worker.slot)
 
-    def run(
-        self,
-        code: str,
-        *,
-        stdin: str = "",
-        files: dict[str, str] | None = None,
-        limits: Limits | None = None,
-        collect: Sequence[str] = (),
+    def _execute(
+        self, code: str, stdin: str, files: dict[str, str], lim: Limits, collect: tuple[str, ...]
     ) -> ExecResult:
-        lim = limits or self.default_limits
-        check_file_names(files)
-        request = {"code": code, "stdin": stdin, "files": files or {}, "limits": asdict(lim),
+        request = {"code": code, "stdin": stdin, "files": files, "limits": asdict(lim),
                    "collect": list(collect), "env": MINIMAL_ENV}  # fmt: skip
         worker = self._acquire()
         try:

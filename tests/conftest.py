@@ -34,3 +34,16 @@ def warm_model(tiny_model) -> Path:
     import tiny
 
     return tiny.warm_up(tiny_model, tiny_model.parent / "warm")
+
+
+def need_backend(name: str) -> None:
+    """Skip unless the sandbox backend `name` can run here; with AUTODIDACT_REQUIRE_DOCKER set (CI starts its own
+    engine), a Docker backend that cannot run fails the test instead of skipping it."""
+    from autodidact.sandbox import BACKENDS
+
+    ok, why = BACKENDS[name].available()
+    if ok:
+        return
+    if name == "docker" and os.environ.get("AUTODIDACT_REQUIRE_DOCKER"):
+        pytest.fail(f"AUTODIDACT_REQUIRE_DOCKER is set but {why}")
+    pytest.skip(f"the {name} sandbox cannot run here: {why}")

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import need_backend
 from safetensors.torch import load_file
 
 from autodidact.agent.cli import main
@@ -144,3 +145,20 @@ def test_kill_minus_nine_during_round_two_training_then_resume(warm_model, tmp_p
         for line in data_file.read_text().splitlines():
             json.loads(line)  # whole lines only
     assert not list((run_dir / "models").glob(".round-*")), "temporary training directories were left behind"
+
+
+def test_a_round_in_the_docker_sandbox_gives_the_same_verdicts(finished_run, warm_model, tmp_path, capsys):
+    """The loop end to end with --sandbox docker: the same sampled attempts get the same verdicts as locally."""
+    need_backend("docker")
+    run_dir = tmp_path / "docker-run"
+    args = tiny_run_args(warm_model, run_dir)
+    args[args.index("--rounds") + 1] = "1"
+    assert main([*args, "--sandbox", "docker"]) == 0
+    t = trace(run_dir, capsys)
+    assert t["status"] == "finished" and t["rounds"][0]["counts"]["verified"] > 0
+
+    def verdicts(run: Path) -> list[tuple[str, int, bool]]:
+        rows = [json.loads(line) for line in (run / "data/round-1/attempts.jsonl").read_text().splitlines()]
+        return [(r["task_id"], r["sample"], r["passed"]) for r in rows]
+
+    assert verdicts(run_dir) == verdicts(finished_run)

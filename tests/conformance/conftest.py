@@ -6,9 +6,8 @@ set (CI sets it after starting its own engine), so a missing engine fails instea
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from conftest import need_backend
 
 from autodidact.sandbox import BACKENDS, DockerSandbox, Sandbox
 
@@ -25,12 +24,7 @@ PARAMS = [name for name in VARIANTS if name != "e2b" or BACKENDS["e2b"].availabl
 @pytest.fixture(scope="module", params=PARAMS)
 def sandbox(request) -> Sandbox:
     name = request.param
-    backend = name.split("-")[0]
-    ok, why = BACKENDS[backend].available()
-    if not ok:
-        if backend == "docker" and os.environ.get("AUTODIDACT_REQUIRE_DOCKER"):
-            pytest.fail(f"AUTODIDACT_REQUIRE_DOCKER is set but {why}")
-        pytest.skip(f"the {backend} sandbox cannot run here: {why}")
+    need_backend(name.split("-")[0])
     sb = VARIANTS[name]()
     yield sb
     sb.close()

@@ -1,6 +1,6 @@
 """Sandbox throughput: the same small programs through a plain-subprocess baseline and each available backend.
 
-    python bench/sandbox.py [--programs 2000] [--concurrency N] [--backends local,docker,e2b]
+    python bench/sandbox.py [--programs 2000] [--concurrency N] [--backends local,docker,docker-reuse,e2b]
 
 Half the programs pass their asserts and half fail; every backend must report each one correctly (a wrong
 verdict is counted and printed). Printed per backend: executions per second, the ratio to the baseline measured
@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from autodidact.sandbox import BACKENDS, Limits, LocalSandbox, Sandbox, available_backends
+from autodidact.sandbox import BACKENDS, DockerSandbox, Limits, LocalSandbox, Sandbox, available_backends
 
 
 def programs(n: int) -> list[tuple[str, bool]]:
@@ -64,7 +64,12 @@ def peak_rss_mb() -> tuple[float, float]:
 
 def bench_backend(name: str, progs: list[tuple[str, bool]], concurrency: int) -> dict:
     limits = Limits(cpu_s=5, wall_s=20)
-    sandbox: Sandbox = BACKENDS[name](workers=concurrency) if name == "local" else BACKENDS[name]()
+    if name == "local":
+        sandbox: Sandbox = LocalSandbox(workers=concurrency)
+    elif name == "docker-reuse":
+        sandbox = DockerSandbox(reuse=True)
+    else:
+        sandbox = BACKENDS[name]()
     with sandbox:
         isolation = sandbox.run("pass", limits=limits).isolation
         row = measure(name, lambda code: sandbox.run(code, limits=limits).exit_code or 0, progs, concurrency)
@@ -79,7 +84,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--programs", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=2 * (os.cpu_count() or 1), help="default: the local pool size")
-    ap.add_argument("--backends", default=",".join(available_backends()))
+    found = available_backends()
+    ap.add_argument("--backends", default=",".join(found + (["docker-reuse"] if "docker" in found else [])))
     args = ap.parse_args()
     progs = programs(args.programs)
     rows = [measure("subprocess baseline", baseline, progs, args.concurrency)]

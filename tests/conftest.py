@@ -47,3 +47,14 @@ def need_backend(name: str) -> None:
     if name == "docker" and os.environ.get("AUTODIDACT_REQUIRE_DOCKER"):
         pytest.fail(f"AUTODIDACT_REQUIRE_DOCKER is set but {why}")
     pytest.skip(f"the {name} sandbox cannot run here: {why}")
+
+
+def pytest_report_header(config) -> str:
+    """Say in the log which sandbox backends the conformance suite runs against here, and why others do not."""
+    from autodidact.sandbox import BACKENDS
+
+    parts = []
+    for name, cls in BACKENDS.items():
+        ok, why = cls.available()
+        parts.append(name if ok else f"{name} (not here: {why})")
+    return "sandbox backends: " + ", ".join(parts)

@@ -55,3 +55,10 @@ def test_concurrent_load_never_starts_more_workers_than_the_pool_holds():
         outs = list(pool.map(lambda i: sb.run(f"print({i})").stdout, range(40)))
         assert outs == [f"{i}\n" for i in range(40)]
         assert len(sb.workers()) == 2
+
+
+def test_only_the_allowed_packages_are_importable():
+    code = "import importlib\nfor name in ('numpy', 'torch', 'autodidact'):\n    try:\n        importlib.import_module(name)\n        print(name, 'yes')\n    except ImportError:\n        print(name, 'no')\n"
+    with LocalSandbox(workers=1) as plain, LocalSandbox(workers=1, packages=["numpy"]) as with_numpy:
+        assert plain.run(code).stdout.split() == ["numpy", "no", "torch", "no", "autodidact", "no"]
+        assert with_numpy.run(code).stdout.split() == ["numpy", "yes", "torch", "no", "autodidact", "no"]

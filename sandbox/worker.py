@@ -14,6 +14,7 @@ stderr pipes arrive with the request as file descriptors, so the harness reads t
 """
 
 import ctypes
+import errno
 import gc
 import importlib.abc
 import importlib.machinery
@@ -90,7 +91,9 @@ class Worker:
         self.uid = uid if os.geteuid() == 0 else os.geteuid()
         self.got: dict[str, str] = {}
         self.missing: dict[str, str] = {}
-        self.pid_ns_fd = -1
+        self.init_pid = 0
+        self.init_cmd = self.init_ack = -1
+        self.init_children = ""
         self.host_scratch = ""
         self.stdlib = list(sys.path)
         self.packages = packages
@@ -139,13 +142,29 @@ class Worker:
             self.host_scratch = tempfile.mkdtemp(prefix="autodidact-slot-")
             os.chown(self.host_scratch, self.uid, self.uid)
         try:
-            self.pid_ns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
-            _check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
-            _check(libc.setns(self.pid_ns_fd, CLONE_NEWPID), "setns")
-            self.got["pidns"] = "each run is PID 1 of its own PID namespace: its stragglers die with it"
+            self._start_init()
+            self.got["pidns"] = "runs live in a PID namespace whose init kills any process a run leaves behind"
         except OSError as e:
             self.missing["pidns"] = f"no PID namespace, stragglers are killed by session and uid instead ({e})"
-            self.pid_ns_fd = -1
+
+    def _start_init(self) -> None:
+        """A PID namespace for this worker's runs, with a root init (PID 1) that sweeps it on request.
+
+        Every later fork of the worker lands in the namespace; a run is an ordinary process there (not PID 1,
+        which the kernel shields from signals, so a program dies of its own SIGTERM as anywhere else).
+        """
+        _check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+        cmd_r, cmd_w = os.pipe()
+        ack_r, ack_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            init(cmd_r, ack_w)
+        os.close(cmd_r)
+        os.close(ack_w)
+        self.init_pid, self.init_cmd, self.init_ack = pid, cmd_w, ack_r
+        self.init_children = f"/proc/{pid}/task/{pid}/children"
+        if not os.path.exists(self.init_children):
+            raise OSError(errno.ENOENT, f"{self.init_children} is missing, so stragglers cannot be found")
 
     def _expose_libraries(self) -> None:
         """Make the stdlib and the allowed packages readable by the run's uid, at their own paths.
@@ -222,20 +241,14 @@ class Worker:
                 out[name] = f.read(cap).decode("utf-8", "replace")
         return out
 
-    def child(self, req: dict, work: str, stdin_r: int, out_w: int, err_w: int, status_w: int) -> None:
-        """Runs in the forked child: never returns.
-
-        With a PID namespace the child is its PID 1, which the kernel shields from signals it has no handler
-        for; the program would not die of its own SIGTERM or SIGALRM. So PID 1 only reaps (`init`) and the
-        program runs in its child, whose exit status PID 1 reports on `status_w`.
-        """
+    def child(self, req: dict, work: str, stdin_r: int, out_w: int, err_w: int) -> None:
+        """Runs in the forked child: never returns."""
         try:
             os.setsid()
             os.dup2(stdin_r, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            os.dup2(status_w, 3)
-            os.closerange(4, 65536)
+            os.closerange(3, 65536)
             os.chdir(work)
             lim = req["limits"]
             cpu = max(1, int(lim["cpu_s"] + 0.999))
@@ -258,11 +271,6 @@ class Worker:
         except BaseException:
             os.write(2, ("sandbox set-up failed:\n" + traceback.format_exc()).encode())
             os._exit(125)
-        if os.getpid() == 1:
-            program = os.fork()
-            if program != 0:
-                init(program)
-        os.close(3)
         os._exit(run_main(req["code"]))
 
     def run(self, req: dict, fds: list) -> None:
@@ -276,26 +284,29 @@ class Worker:
             send(self.sock, {"error": f"{type(e).__name__}: {e}"})
             return
         stdin_r, stdin_w = os.pipe()
-        status_r, status_w = os.pipe()
-        if self.pid_ns_fd >= 0:
-            _check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
         pid = os.fork()
         if pid == 0:
             os.close(stdin_w)
-            os.close(status_r)
-            self.child(req, work, stdin_r, out_w, err_w, status_w)
-        if self.pid_ns_fd >= 0:
-            _check(libc.setns(self.pid_ns_fd, CLONE_NEWPID), "setns")
-        for fd in (stdin_r, out_w, err_w, status_w):
+            self.child(req, work, stdin_r, out_w, err_w)
+        for fd in (stdin_r, out_w, err_w):
             os.close(fd)
         status, usage = self.wait(pid, stdin_w, req["stdin"].encode())
-        with os.fdopen(status_r, "rb") as f:
-            reported = f.read(32)
-        code = int(reported) if reported else os.waitstatus_to_exitcode(status)
-        if self.pid_ns_fd < 0:
-            self.kill_stragglers(pid)
+        self.sweep(pid)
         files = self.collect(work, req["collect"], req["limits"]["output_bytes"])
+        code = os.waitstatus_to_exitcode(status)
         send(self.sock, {"status": code, "cpu_s": usage.ru_utime + usage.ru_stime, "files": files})
+
+    def sweep(self, pid: int) -> None:
+        """Kill whatever the run left behind. With the PID namespace, its orphans are the init's children."""
+        if not self.init_pid:
+            self.kill_stragglers(pid)
+            return
+        with open(self.init_children) as f:
+            if not f.read().strip():
+                return  # the usual case: nothing outlived the program
+        os.write(self.init_cmd, b"k")
+        if os.read(self.init_ack, 1) != b"k":
+            raise OSError(errno.ESRCH, "the PID namespace's init is gone")
 
     def wait(self, pid: int, stdin_w: int, data: bytes) -> tuple:
         """Feed stdin and wait for the child, killing it when the harness says so; never blocks on either."""
@@ -379,16 +390,22 @@ class AllowedPackages(importlib.abc.MetaPathFinder):
         return None
 
 
-def init(program: int) -> None:
-    """PID 1 of a run: reap every orphan, and when the program ends report its status and end the namespace."""
-    while True:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            os._exit(0)
-        if pid == program:
-            os.write(3, str(os.waitstatus_to_exitcode(status)).encode())
-            os._exit(0)
+def init(cmd: int, ack: int) -> None:
+    """PID 1 of a worker's namespace (root): on each request kill every other process in it, reap them all,
+    and answer. When the worker goes away it exits, and the kernel kills whatever is left in the namespace."""
+    os.setsid()
+    while os.read(cmd, 1):
+        while True:
+            try:
+                os.kill(-1, signal.SIGKILL)  # everything in the namespace but ourselves
+            except OSError:
+                pass
+            try:
+                os.wait()
+            except ChildProcessError:
+                break
+        os.write(ack, b"k")
+    os._exit(0)
 
 
 def world_readable(path: str) -> bool:

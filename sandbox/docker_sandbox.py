@@ -150,8 +150,12 @@ class DockerSandbox(Sandbox):
             why: StopReason = "timeout" if thread.is_alive() else "sandbox_error"
             return ExecResult(stdout="", stderr=str(result.get("error", "")), exit_code=None,
                               duration_s=time.monotonic() - start, stopped=why, isolation=ISOLATION)  # fmt: skip
-        self._idle.put(container)
-        return parse_report(result["output"], lim, ISOLATION, time.monotonic() - start)
+        report = parse_report(result["output"], lim, ISOLATION, time.monotonic() - start)
+        if report.stopped == "sandbox_error":  # the supervisor could not clean up or run: start afresh next time
+            self._discard(container)
+        else:
+            self._idle.put(container)
+        return report
 
     def _discard(self, container: Any) -> None:
         with self._lock:

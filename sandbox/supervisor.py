@@ -13,7 +13,6 @@ import json
 import os
 import resource
 import selectors
-import shutil
 import signal
 import sys
 import time
@@ -30,11 +29,22 @@ def kill_stragglers() -> None:
 def clear_work(work: str) -> None:
     kill_stragglers()
     for name in os.listdir(work):
-        path = os.path.join(work, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
+        remove_tree(os.path.join(work, name))
+
+
+def remove_tree(root: str) -> None:
+    """Remove a tree the last run made, however it left the permissions (iteratively: it may be very deep)."""
+    stack, dirs = [root], []
+    while stack:
+        path = stack.pop()
+        if os.path.islink(path) or not os.path.isdir(path):
             os.unlink(path)
+            continue
+        os.chmod(path, 0o700)
+        dirs.append(path)
+        stack.extend(os.path.join(path, name) for name in os.listdir(path))
+    for path in reversed(dirs):
+        os.rmdir(path)
 
 
 def limit(lim: dict) -> None:

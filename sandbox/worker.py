@@ -22,6 +22,7 @@ import json
 import os
 import resource
 import selectors
+import shutil
 import signal
 import socket
 import struct
@@ -95,6 +96,7 @@ class Worker:
         self.init_cmd = self.init_ack = -1
         self.init_children = ""
         self.host_scratch = ""
+        self.scratch_size = 0
         self.stdlib = list(sys.path)
         self.packages = packages
         self._setup_uid()
@@ -202,19 +204,27 @@ class Worker:
     # ----- per run -----
 
     def scratch(self, limits: dict) -> str:
+        """An empty work dir for the next run: the slot's tmpfs emptied (and resized when the limit changes),
+        or without a mount namespace a plain directory made anew."""
         if self.host_scratch:
-            import shutil  # noqa: PLC0415
-
             shutil.rmtree(self.host_scratch, ignore_errors=True)
             os.mkdir(self.host_scratch, 0o700)
             os.chown(self.host_scratch, self.uid, self.uid)
             return self.host_scratch
-        try:
-            umount(SCRATCH)
-        except OSError:
-            pass
         size = int(limits["scratch_bytes"])
-        mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0700,uid={self.uid},gid={self.uid}")
+        options = f"size={size},mode=0700,uid={self.uid},gid={self.uid}"
+        try:
+            if self.scratch_size == 0:
+                raise OSError("no scratch tmpfs yet")
+            empty(SCRATCH)  # cheaper than a new mount, whose unmount waits for an RCU grace period
+            os.chmod(SCRATCH, 0o700)
+            if size != self.scratch_size:
+                mount("tmpfs", SCRATCH, "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, options)
+        except OSError:
+            if self.scratch_size:
+                umount(SCRATCH)
+            mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, options)
+        self.scratch_size = size
         return SCRATCH
 
     def write_files(self, work: str, files: dict) -> None:
@@ -406,6 +416,16 @@ def init(cmd: int, ack: int) -> None:
                 break
         os.write(ack, b"k")
     os._exit(0)
+
+
+def empty(path: str) -> None:
+    """Remove everything inside `path` (the run could have made anything there, but no mounts)."""
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
 
 
 def world_readable(path: str) -> bool:

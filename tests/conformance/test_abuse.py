@@ -286,3 +286,18 @@ def test_a_right_answer_still_passes(sandbox):
     verdict = verify_function(code="def add(a, b):\n    return a + b\n", entry_point="add", inputs=ADD_INPUTS,
                               expected=ADD_EXPECTED, sandbox=sandbox)  # fmt: skip
     assert verdict.passed, verdict.feedback
+
+
+def test_a_locked_tree_left_behind_does_not_reach_the_next_run(sandbox):
+    code = (
+        "import os\n"
+        "os.makedirs('a/b/c')\n"
+        "open('a/b/c/f', 'w').write('x')\n"
+        "os.symlink('/etc/passwd', 'a/link')\n"
+        "for d in ('a/b/c', 'a/b', 'a'):\n"
+        "    os.chmod(d, 0)\n"
+    )
+    sandbox.run(code, limits=QUICK)
+    r = sandbox.run("import os\nprint(os.listdir('.'))", limits=QUICK)
+    assert "'a'" not in r.stdout and r.exit_code == 0, r
+    assert os.path.exists("/etc/passwd")

@@ -1,5 +1,6 @@
 """Docker sandbox: each run in a container with no network, a read-only root, a tmpfs work dir, no capabilities,
-a non-root user (65534), and memory, process and CPU limits; everything it creates is labelled and removed.
+a non-root user (65534), and memory, process and CPU limits. Everything it creates is labelled with its owner
+and removed; containers left by a harness that was killed are removed by the next one on the same host.
 
 By default every run gets a new container (~0.1-0.4 s). With `reuse=True` a pool of warm containers serves the
 runs through `docker exec` (a container that timed out is replaced, and each run first kills what an earlier
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import queue
+import socket
 import threading
 import time
 from typing import Any
@@ -20,7 +22,8 @@ from .base import MINIMAL_ENV, ExecResult, Limits, Sandbox, StopReason
 from .supervised import SUPERVISOR, parse_report, request_payload
 
 DEFAULT_IMAGE = "autodidact-python:bookworm"
-LABEL = {"autodidact.sandbox": "1"}
+LABEL = "autodidact.sandbox"
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
 CHUNK = 100_000  # below the kernel's 128 KiB limit on one argument
 ISOLATION = ("container", "no_network", "readonly_root", "no_capabilities", "uid", "memory", "pids", "scratch")
 REAPER = "import os, time\nwhile True:\n    try:\n        os.wait()\n    except ChildProcessError:\n        time.sleep(0.1)\n"
@@ -46,11 +49,21 @@ def container_config(lim: Limits) -> dict[str, Any]:
         "pids_limit": lim.processes + 8,
         "nano_cpus": 1_000_000_000,
         "environment": MINIMAL_ENV,
-        "labels": LABEL,
+        "labels": {LABEL: OWNER},
         # The supervisor caps the program's output; this caps what a program that bypasses it can make the
         # daemon store.
         "log_config": LogConfig(type="json-file", config={"max-size": str(4 * lim.output_bytes + (1 << 20))}),
     }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class DockerSandbox(Sandbox):
@@ -68,6 +81,17 @@ class DockerSandbox(Sandbox):
         self._idle: queue.Queue[Any] = queue.Queue()
         self._created: list[Any] = []
         self._lock = threading.Lock()
+        self.remove_orphans()
+
+    def remove_orphans(self) -> int:
+        """Remove the containers of harnesses on this host that died without cleaning up (kill -9, say)."""
+        removed = 0
+        for container in self.client.containers.list(all=True, filters={"label": LABEL}):
+            host, _, pid = container.labels.get(LABEL, "").partition(":")
+            if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+                container.remove(force=True)
+                removed += 1
+        return removed
 
     @classmethod
     def available(cls) -> tuple[bool, str]:

@@ -133,9 +133,9 @@ class Worker:
             _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
             mount("none", "/", None, MS_REC | MS_PRIVATE)
             self._read_only_host()
+            self._expose_libraries()
             if os.path.isdir("/dev/shm"):
                 mount("tmpfs", "/dev/shm", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
-            self._expose_libraries()
             self.got["scratch"] = f"a fresh size-limited tmpfs at {SCRATCH} per run"
         except OSError as e:
             self.missing["scratch"] = f"no mount namespace, so the scratch area is a plain directory ({e})"
@@ -169,28 +169,36 @@ class Worker:
             raise OSError(errno.ENOENT, f"{self.init_children} is missing, so stragglers cannot be found")
 
     def _expose_libraries(self) -> None:
-        """Make the stdlib and the allowed packages readable by the run's uid, at their own paths.
+        """Make the stdlib and the allowed packages readable by the run's uid; hide the host's temp dirs.
 
         An interpreter under a private home (pyenv in /root, say) is unreadable to other uids, so the run could
-        not import what the worker had not imported already. The closed directory above it is covered with an
-        empty tmpfs (hiding the rest of that home too), and only the library directories are bound back in.
+        not import what the worker had not imported already: the closed directory above it is covered with an
+        empty tmpfs (hiding the rest of that home too) and the library directories are bound back at their own
+        paths. Allowed packages that live under a temp dir the sandbox covers (a virtualenv in /tmp, say) are
+        bound under /var/tmp instead, where the run's finder looks for them.
         """
-        dirs = list(dict.fromkeys(p for p in (*self.stdlib, *self.packages.values()) if os.path.isdir(p)))
-        hidden = [p for p in dirs if not world_readable(p)]
-        if not hidden or not os.path.isdir("/var/tmp"):
-            return
-        mount("tmpfs", "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0700")
+        covered = ("/tmp", "/var/tmp", "/dev/shm")
+        libs = [p for p in dict.fromkeys((*self.stdlib, *self.packages.values())) if os.path.isdir(p)]
+        closed = [p for p in libs if not world_readable(p)]
+        moved = [p for p in self.packages.values() if os.path.isdir(p) and under(p, covered)]
+        handles = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in dict.fromkeys(closed + moved)}
+        if os.path.isdir("/var/tmp"):
+            mount("tmpfs", "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
         staged = {}
-        for i, path in enumerate(hidden):  # keep a handle on each before its parent is covered
+        for i, (path, fd) in enumerate(handles.items()):  # through the handles: their parents may be covered now
             staged[path] = f"/var/tmp/lib{i}"
-            os.mkdir(staged[path], 0o700)
-            mount(path, staged[path], None, MS_BIND | MS_REC)
-        for cover in sorted({closed_ancestor(p) for p in hidden}, key=len):
+            os.mkdir(staged[path], 0o755)
+            mount(f"/proc/self/fd/{fd}", staged[path], None, MS_BIND | MS_REC)
+            os.close(fd)
+        for cover in sorted({closed_ancestor(p) for p in closed if not under(p, covered)}, key=len):
             mount("tmpfs", cover, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-        for path, stage in staged.items():
-            os.makedirs(path, 0o755, exist_ok=True)
-            mount(stage, path, None, MS_BIND | MS_REC)
-        self.got["private_homes"] = "closed directories above the libraries are empty to the run"
+        for path in closed:
+            if not under(path, covered):
+                os.makedirs(path, 0o755, exist_ok=True)
+                mount(staged[path], path, None, MS_BIND | MS_REC)
+        self.packages = {name: staged.get(p, p) if p in moved else p for name, p in self.packages.items()}
+        if closed:
+            self.got["private_homes"] = "closed directories above the libraries are empty to the run"
 
     def _read_only_host(self) -> None:
         attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY, 0, 0, 0)
@@ -404,6 +412,10 @@ def init(cmd: int, ack: int) -> None:
     """PID 1 of a worker's namespace (root): on each request kill every other process in it, reap them all,
     and answer. When the worker goes away it exits, and the kernel kills whatever is left in the namespace."""
     os.setsid()
+    low, high = sorted((cmd, ack))
+    os.closerange(3, low)  # keep nothing of the worker's (its socket above all: the harness watches it close)
+    os.closerange(low + 1, high)
+    os.closerange(high + 1, 65536)
     while os.read(cmd, 1):
         while True:
             try:
@@ -426,6 +438,11 @@ def empty(path: str) -> None:
                 shutil.rmtree(entry.path)
             else:
                 os.unlink(entry.path)
+
+
+def under(path: str, roots: tuple[str, ...]) -> bool:
+    path = os.path.abspath(path)
+    return any(path == root or path.startswith(root + os.sep) for root in roots)
 
 
 def world_readable(path: str) -> bool:

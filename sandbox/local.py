@@ -96,7 +96,7 @@ class _Inbox:
 class _Worker:
     """One slot of the pool: a fork server process and the socket to it."""
 
-    def __init__(self, slot: int, python: str, packages: dict[str, str]) -> None:
+    def __init__(self, slot: int, python: str, packages: dict[str, str], off: tuple[str, ...] = ()) -> None:
         self.slot = slot
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.log = tempfile.TemporaryFile()
@@ -110,6 +110,7 @@ class _Worker:
                 str(UID_BASE + slot),
                 _seccomp_arg(),
                 json.dumps(packages),
+                json.dumps(off),
             ],
             pass_fds=(theirs.fileno(),),
             env=MINIMAL_ENV,
@@ -121,7 +122,12 @@ class _Worker:
         theirs.close()
         self.sock = ours
         self.inbox = _Inbox(ours)
-        hello = self._wait_message(time.monotonic() + 30)
+        try:
+            hello = self._wait_message(time.monotonic() + 30)
+        except WorkerDied as e:
+            why = self.why_dead()
+            self.close()
+            raise WorkerDied(f"{e}: {why}") from None
         self.got: dict[str, str] = hello["got"]
         self.missing: dict[str, str] = hello["missing"]
         self.isolation = tuple(sorted((*ALWAYS, *self.got)))
@@ -157,6 +163,10 @@ class _Worker:
             return next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:")) / 1024
 
     def why_dead(self) -> str:
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
         self.log.seek(0)
         tail = self.log.read()[-600:].decode("utf-8", "replace").strip()
         return tail.splitlines()[-1] if tail else f"exit status {self.proc.poll()}"
@@ -254,7 +264,14 @@ class LocalSandbox(Sandbox):
         limits: Limits | None = None,
         packages: Sequence[str] = (),
         python: str | None = None,
+        off: Sequence[str] = (),
     ) -> None:
+        """`packages`: top-level packages runs may import besides the stdlib. `off`: protections to leave out
+        (any of "seccomp", "netns", "pidns"), for a machine where one gets in the way, and to test the fallbacks."""
+        unknown = set(off) - {"seccomp", "netns", "pidns"}
+        if unknown:
+            raise ValueError(f"cannot turn off {', '.join(sorted(unknown))}: only seccomp, netns and pidns")
+        self.off = tuple(off)
         self.size = workers or 2 * max(1, os.cpu_count() or 1)
         self.concurrency = self.size
         self.default_limits = limits or Limits()
@@ -262,7 +279,7 @@ class LocalSandbox(Sandbox):
         self.python = python or sys.executable
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
-        self._slots = 0
+        self._free_slots = list(range(self.size))  # a slot is a uid: two live workers never share one
         self._lock = threading.Lock()
         self._closed = False
 
@@ -281,7 +298,7 @@ class LocalSandbox(Sandbox):
             self._idle.put(worker)
 
     def _start(self, slot: int) -> _Worker:
-        worker = _Worker(slot, self.python, self.packages)
+        worker = _Worker(slot, self.python, self.packages, self.off)
         for key, why in worker.missing.items():
             if key not in _said:
                 _said.add(key)
@@ -298,36 +315,45 @@ class LocalSandbox(Sandbox):
         except queue.Empty:
             pass
         with self._lock:
-            slot = self._slots if self._slots < self.size else -1
-            self._slots += slot >= 0
-        return self._start(slot) if slot >= 0 else self._idle.get()
+            slot = self._free_slots.pop(0) if self._free_slots else -1
+        if slot < 0:
+            return self._idle.get()
+        try:
+            return self._start(slot)
+        except WorkerDied as e:
+            with self._lock:
+                self._free_slots.append(slot)  # or later runs would wait for a worker that never comes
+            raise RuntimeError(f"the sandbox worker could not start: {e}") from e
 
-    def _replace(self, worker: _Worker) -> _Worker:
+    def _retire(self, worker: _Worker) -> None:
+        """Stop a worker that failed and free its slot for a new one."""
         with self._lock:
             if worker in self._all:
                 self._all.remove(worker)
         worker.close()
-        return self._start(worker.slot)
+        with self._lock:
+            self._free_slots.append(worker.slot)
 
     def _execute(
         self, code: str, stdin: str, files: dict[str, str], lim: Limits, collect: tuple[str, ...]
     ) -> ExecResult:
         request = {"code": code, "stdin": stdin, "files": files, "limits": asdict(lim),
                    "collect": list(collect), "env": MINIMAL_ENV}  # fmt: skip
-        worker = self._acquire()
-        try:
-            for attempt in (1, 2):
-                try:
-                    return worker.execute(request, lim)
-                except WorkerDied as e:
-                    why = f"{e}: {worker.why_dead()}"
-                    worker = self._replace(worker)
-                    if attempt == 2:
-                        return ExecResult(stdout="", stderr=f"the sandbox worker died ({why})", exit_code=None,
-                                          duration_s=0.0, stopped="sandbox_error", isolation=worker.isolation)  # fmt: skip
-            raise AssertionError("unreachable")
-        finally:
-            self._idle.put(worker)
+        why = ""
+        for _ in range(2):  # a worker that dies is replaced and the run tried once more
+            worker: _Worker | None = self._acquire()
+            assert worker is not None
+            try:
+                return worker.execute(request, lim)
+            except WorkerDied as e:
+                why = f"{e}: {worker.why_dead()}"
+                self._retire(worker)
+                worker = None
+            finally:
+                if worker is not None:
+                    self._idle.put(worker)
+        return ExecResult(stdout="", stderr=f"the sandbox worker died ({why})", exit_code=None, duration_s=0.0,
+                          stopped="sandbox_error")  # fmt: skip
 
     def close(self) -> None:
         self._closed = True

@@ -1,4 +1,4 @@
-"""The fork server of the local sandbox. It runs as `python -I -S worker.py FD UID SECCOMP PACKAGES` (stdlib only).
+"""The fork server of the local sandbox. It runs as `python -I -S worker.py FD UID SECCOMP PACKAGES OFF` (stdlib only).
 
 One worker serves one slot of the pool. At start it sets up what every run shares: a private mount namespace
 with a read-only view of the host and empty private temp dirs, an empty network namespace, and the seccomp
@@ -27,6 +27,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 import traceback
 import types
 
@@ -37,7 +38,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 
 MNT_DETACH = 2
 SYS_MOUNT_SETATTR = 442  # the same number on every architecture (new-style syscall table)
 AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
-PR_SET_NO_NEW_PRIVS = 38
+PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 38, 36
 SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW = 1, 4
 SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}.get(os.uname().machine, -1)
 SCRATCH = "/tmp"
@@ -87,7 +88,9 @@ def recv(sock: socket.socket, fds: list) -> dict | None:
 
 
 class Worker:
-    def __init__(self, sock: socket.socket, uid: int, seccomp: str, packages: dict[str, str]) -> None:
+    def __init__(
+        self, sock: socket.socket, uid: int, seccomp: str, packages: dict[str, str], off: tuple[str, ...] = ()
+    ) -> None:
         self.sock = sock
         self.uid = uid if os.geteuid() == 0 else os.geteuid()
         self.got: dict[str, str] = {}
@@ -99,6 +102,7 @@ class Worker:
         self.scratch_size = 0
         self.stdlib = list(sys.path)
         self.packages = packages
+        self.off = off
         self._setup_uid()
         self._setup_namespaces()
         self._setup_seccomp(seccomp)  # last: the set-up above needs calls the filter denies
@@ -113,7 +117,13 @@ class Worker:
         else:
             self.missing["uid"] = "the harness is not root, so runs share its uid and RLIMIT_NPROC counts its processes"
 
+    def _check_wanted(self, protection: str) -> None:
+        if protection in self.off:
+            raise OSError(0, "turned off by the harness")
+
     def _setup_seccomp(self, program_hex: str) -> None:
+        if "seccomp" in self.off:
+            program_hex = "-turned off by the harness"
         if program_hex.startswith("-"):
             self.missing["seccomp"] = program_hex[1:]
             return
@@ -125,6 +135,7 @@ class Worker:
 
     def _setup_namespaces(self) -> None:
         try:
+            self._check_wanted("netns")
             _check(libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
             self.got["netns"] = "an empty network namespace: no interface is up"
         except OSError as e:
@@ -144,10 +155,12 @@ class Worker:
             self.host_scratch = tempfile.mkdtemp(prefix="autodidact-slot-")
             os.chown(self.host_scratch, self.uid, self.uid)
         try:
+            self._check_wanted("pidns")
             self._start_init()
             self.got["pidns"] = "runs live in a PID namespace whose init kills any process a run leaves behind"
         except OSError as e:
             self.missing["pidns"] = f"no PID namespace, stragglers are killed by session and uid instead ({e})"
+            _check(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)")
 
     def _start_init(self) -> None:
         """A PID namespace for this worker's runs, with a root init (PID 1) that sweeps it on request.
@@ -366,21 +379,28 @@ class Worker:
                 os.close(stdin_w)
 
     def kill_stragglers(self, pid: int) -> None:
-        """Without a PID namespace: kill the run's session, and as its uid every process of that uid."""
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        if os.geteuid() != 0:
-            return
-        killer = os.fork()
-        if killer == 0:
+        """Without a PID namespace. The worker is a child subreaper, so whatever a run leaves is reparented to it:
+        until it has no child left, kill the run's session and, as the slot's uid, every process of that uid."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # past it, a process that cannot die (stuck in the kernel) is left
             try:
-                os.setuid(self.uid)
-                os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-        os.waitpid(killer, 0)
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass  # reap what already died
+            except ChildProcessError:
+                return  # the usual case: nothing outlived the program
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            if os.geteuid() == 0:
+                killer = os.fork()
+                if killer == 0:
+                    try:
+                        os.setuid(self.uid)
+                        os.kill(-1, signal.SIGKILL)
+                    finally:
+                        os._exit(0)
+            time.sleep(0.001)
 
     def serve(self) -> None:
         send(self.sock, {"ready": True, "got": self.got, "missing": self.missing})
@@ -514,7 +534,7 @@ def run_main(code: str) -> int:
 def main() -> None:
     fd, uid = int(sys.argv[1]), int(sys.argv[2])
     sock = socket.socket(fileno=fd)
-    Worker(sock, uid, sys.argv[3], json.loads(sys.argv[4])).serve()
+    Worker(sock, uid, sys.argv[3], json.loads(sys.argv[4]), tuple(json.loads(sys.argv[5]))).serve()
 
 
 if __name__ == "__main__":

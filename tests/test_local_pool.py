@@ -8,6 +8,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from autodidact.sandbox import Limits, LocalSandbox
 from autodidact.sandbox import local as local_module
 
@@ -65,3 +67,21 @@ def test_only_the_allowed_packages_are_importable():
     with LocalSandbox(workers=1) as plain, LocalSandbox(workers=1, packages=["numpy"]) as with_numpy:
         assert plain.run(code).stdout.split() == ["numpy", "no", "torch", "no", "autodidact", "no"]
         assert with_numpy.run(code).stdout.split() == ["numpy", "yes", "torch", "no", "autodidact", "no"]
+
+
+def test_a_worker_that_cannot_start_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    broken = tmp_path / "worker.py"
+    broken.write_text("import sys\nsys.exit('worker broken on purpose')\n")
+    monkeypatch.setattr(local_module, "WORKER", str(broken))
+    with LocalSandbox(workers=1) as sb:
+        for _ in range(2):  # the slot is given back each time: the second call fails the same way, it does not wait
+            with pytest.raises(RuntimeError, match="worker broken on purpose"):
+                sb.run("pass")
+
+
+def test_turning_protections_off_is_recorded():
+    with LocalSandbox(workers=1, off=("seccomp", "pidns")) as sb:
+        isolation = sb.run("pass").isolation
+    assert "seccomp" not in isolation and "pidns" not in isolation and "session" in isolation
+    with pytest.raises(ValueError, match="cannot turn off uid"):
+        LocalSandbox(off=("uid",))

@@ -9,10 +9,12 @@ from __future__ import annotations
 import pytest
 from conftest import need_backend
 
-from autodidact.sandbox import BACKENDS, DockerSandbox, Sandbox
+from autodidact.sandbox import BACKENDS, DockerSandbox, LocalSandbox, Sandbox
 
 VARIANTS = {
     "local": lambda: BACKENDS["local"](),
+    # The fallbacks for a machine without seccomp or namespaces: the tests that need them skip, the rest must hold.
+    "local-fallbacks": lambda: LocalSandbox(off=("seccomp", "netns", "pidns"), workers=2),
     "docker": lambda: DockerSandbox(),
     "docker-reuse": lambda: DockerSandbox(reuse=True),
     "e2b": lambda: BACKENDS["e2b"](),

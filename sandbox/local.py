@@ -5,10 +5,12 @@ few milliseconds instead of an interpreter start. What each run gets, where the 
 probes at start, every result names what it had in `isolation`, and what is missing is said once on stderr):
 
 - `uid`: a non-root uid per slot (so RLIMIT_NPROC holds, and it cannot signal the harness or other slots);
-- `seccomp`: no sockets, namespaces, ptrace, mounts, keyrings or BPF (a `pyseccomp` filter);
+- `seccomp`: no sockets, namespaces, ptrace, keyrings or BPF (a `pyseccomp` filter, see `seccomp.py`);
 - `netns`: an empty network namespace;
-- `pidns`: it is PID 1 of its own PID namespace, so a forked or `setsid` straggler dies with it;
-- `readonly_host` and `scratch`: the host's files are read-only, `/tmp` is a fresh tmpfs of `scratch_bytes`;
+- `pidns`: it runs in the worker's PID namespace, whose init kills anything a run leaves behind (a forked or
+  `setsid` straggler) before the next run; without it the worker, a child subreaper, sweeps by session and uid;
+- `readonly_host`, `private_homes` and `scratch`: the host's files are read-only, closed homes above the
+  interpreter are empty, and `/tmp` is the slot's tmpfs of `scratch_bytes`, emptied for each run;
 - always: its own session, rlimits (CPU, address space, processes, file size, open files, no core dumps),
   the host's environment replaced by a minimal one (API keys never reach it), stdlib only on `sys.path` plus
   the packages the sandbox was built to allow.

@@ -4,10 +4,10 @@ One worker serves one slot of the pool. At start it sets up what every run share
 with a read-only view of the host and empty private temp dirs, an empty network namespace, and the seccomp
 filter the harness compiled (SECCOMP is its BPF program in hex, or '-' and why there is none), installed on
 the worker itself so that every run inherits it at no cost. It tells the harness which protections it got.
-Then, for each request, it mounts a fresh size-limited tmpfs as the run's scratch area, writes the files
-there, and forks a child that becomes PID 1 of a new PID namespace (so every process the attempt starts dies
-with it), takes its own session, rlimits and the slot's non-root uid, and runs the program in the already-warm
-interpreter.
+Then, for each request, it empties the slot's size-limited tmpfs (the run's scratch area), writes the files
+there, and forks a child that takes its own session, rlimits and the slot's non-root uid and runs the program
+in the already-warm interpreter. The child lives in the worker's PID namespace, whose init kills whatever a
+run leaves behind.
 
 Messages to and from the harness are length-prefixed JSON on the inherited Unix socket; the run's stdout and
 stderr pipes arrive with the request as file descriptors, so the harness reads the output itself.
@@ -147,7 +147,7 @@ class Worker:
             self._expose_libraries()
             if os.path.isdir("/dev/shm"):
                 mount("tmpfs", "/dev/shm", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
-            self.got["scratch"] = f"a fresh size-limited tmpfs at {SCRATCH} per run"
+            self.got["scratch"] = f"a size-limited tmpfs at {SCRATCH}, emptied for each run"
         except OSError as e:
             self.missing["scratch"] = f"no mount namespace, so the scratch area is a plain directory ({e})"
             import tempfile  # noqa: PLC0415

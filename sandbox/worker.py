@@ -380,7 +380,8 @@ class Worker:
 
     def kill_stragglers(self, pid: int) -> None:
         """Without a PID namespace. The worker is a child subreaper, so whatever a run leaves is reparented to it:
-        until it has no child left, kill the run's session and, as the slot's uid, every process of that uid."""
+        kill its children (and the run's session) until none is left, reaping as they die."""
+        children = f"/proc/{os.getpid()}/task/{os.getpid()}/children"
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # past it, a process that cannot die (stuck in the kernel) is left
             try:
@@ -392,14 +393,12 @@ class Worker:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
-            if os.geteuid() == 0:
-                killer = os.fork()
-                if killer == 0:
+            with open(children) as f:
+                for child in f.read().split():
                     try:
-                        os.setuid(self.uid)
-                        os.kill(-1, signal.SIGKILL)
-                    finally:
-                        os._exit(0)
+                        os.kill(int(child), signal.SIGKILL)  # its own children become ours in turn
+                    except OSError:
+                        pass
             time.sleep(0.001)
 
     def serve(self) -> None:

@@ -42,6 +42,7 @@ PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 38, 36
 SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW = 1, 4
 SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}.get(os.uname().machine, -1)
 SCRATCH = "/tmp"
+DEFAULT_SCRATCH = 32 << 20
 HEADER = struct.Struct("!I")
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -100,6 +101,8 @@ class Worker:
         self.init_children = ""
         self.host_scratch = ""
         self.scratch_size = 0
+        self.mounter_cmd = self.mounter_ack = -1
+        self.mounter_pid = 0
         self.stdlib = list(sys.path)
         self.packages = packages
         self.off = off
@@ -147,6 +150,7 @@ class Worker:
             self._expose_libraries()
             if os.path.isdir("/dev/shm"):
                 mount("tmpfs", "/dev/shm", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+            self._start_mounter()
             self.got["scratch"] = f"a size-limited tmpfs at {SCRATCH}, emptied for each run"
         except OSError as e:
             self.missing["scratch"] = f"no mount namespace, so the scratch area is a plain directory ({e})"
@@ -161,6 +165,28 @@ class Worker:
         except OSError as e:
             self.missing["pidns"] = f"no PID namespace, stragglers are killed by session and uid instead ({e})"
             _check(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+    def _start_mounter(self) -> None:
+        """Mount the slot's scratch tmpfs, and keep a root helper that alone may resize or replace it.
+
+        So the worker's seccomp filter can deny the whole mount family, the worker included.
+        """
+        mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, scratch_options(DEFAULT_SCRATCH, self.uid))
+        self.scratch_size = DEFAULT_SCRATCH
+        cmd_r, cmd_w = os.pipe()
+        ack_r, ack_w = os.pipe()
+        self.mounter_pid = os.fork()
+        if self.mounter_pid == 0:
+            mounter(cmd_r, ack_w, self.uid)
+        os.close(cmd_r)
+        os.close(ack_w)
+        self.mounter_cmd, self.mounter_ack = cmd_w, ack_r
+
+    def remount(self, how: str, size: int) -> None:
+        os.write(self.mounter_cmd, f"{how} {size}\n".encode())
+        answer = os.read(self.mounter_ack, 200).decode()
+        if answer != "ok":
+            raise OSError(errno.EIO, f"the scratch tmpfs could not be {how}ed: {answer}")
 
     def _start_init(self) -> None:
         """A PID namespace for this worker's runs, with a root init (PID 1) that sweeps it on request.
@@ -233,18 +259,13 @@ class Worker:
             os.chown(self.host_scratch, self.uid, self.uid)
             return self.host_scratch
         size = int(limits["scratch_bytes"])
-        options = f"size={size},mode=0700,uid={self.uid},gid={self.uid}"
         try:
-            if self.scratch_size == 0:
-                raise OSError("no scratch tmpfs yet")
             empty(SCRATCH)  # cheaper than a new mount, whose unmount waits for an RCU grace period
             os.chmod(SCRATCH, 0o700)
             if size != self.scratch_size:
-                mount("tmpfs", SCRATCH, "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, options)
+                self.remount("resize", size)
         except OSError:
-            if self.scratch_size:
-                umount(SCRATCH)
-            mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, options)
+            self.remount("replace", size)
         self.scratch_size = size
         return SCRATCH
 
@@ -380,7 +401,7 @@ class Worker:
 
     def kill_stragglers(self, pid: int) -> None:
         """Without a PID namespace. The worker is a child subreaper, so whatever a run leaves is reparented to it:
-        kill its children (and the run's session) until none is left, reaping as they die."""
+        kill its children (and the run's session) until none is left but its own helper, reaping as they die."""
         children = f"/proc/{os.getpid()}/task/{os.getpid()}/children"
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # past it, a process that cannot die (stuck in the kernel) is left
@@ -388,17 +409,16 @@ class Worker:
                 while os.waitpid(-1, os.WNOHANG)[0]:
                     pass  # reap what already died
             except ChildProcessError:
-                return  # the usual case: nothing outlived the program
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
+                return
             with open(children) as f:
-                for child in f.read().split():
-                    try:
-                        os.kill(int(child), signal.SIGKILL)  # its own children become ours in turn
-                    except OSError:
-                        pass
+                left = [int(child) for child in f.read().split() if int(child) != self.mounter_pid]
+            if not left:
+                return  # the usual case: nothing outlived the program
+            for victim in left:
+                try:
+                    os.kill(victim, signal.SIGKILL)  # its own children become ours in turn
+                except OSError:
+                    pass
             time.sleep(0.001)
 
     def serve(self) -> None:
@@ -427,14 +447,46 @@ class AllowedPackages(importlib.abc.MetaPathFinder):
         return None
 
 
+def scratch_options(size: int, uid: int) -> str:
+    return f"size={size},mode=0700,uid={uid},gid={uid}"
+
+
+def keep_only(*fds: int) -> None:
+    """Close every descriptor from 3 up but `fds` (a helper keeps nothing of the worker's, its socket least)."""
+    start = 3
+    for fd in sorted(fds):
+        os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, 65536)
+
+
+def mounter(cmd: int, ack: int, uid: int) -> None:
+    """The worker's mount helper (root, before the filter): resizes or replaces the scratch tmpfs on request."""
+    keep_only(cmd, ack)
+    with os.fdopen(cmd, "rb") as requests:
+        for line in requests:
+            how, size = line.decode().split()
+            try:
+                if how == "replace":
+                    try:
+                        umount(SCRATCH)
+                    except OSError:
+                        pass
+                    mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, scratch_options(int(size), uid))
+                else:
+                    flags = MS_REMOUNT | MS_NOSUID | MS_NODEV
+                    mount("tmpfs", SCRATCH, "tmpfs", flags, scratch_options(int(size), uid))
+                os.write(ack, b"ok")
+            except OSError as e:
+                os.write(ack, str(e).encode()[:200] or b"error")
+    os._exit(0)
+
+
 def init(cmd: int, ack: int) -> None:
     """PID 1 of a worker's namespace (root): on each request kill every other process in it, reap them all,
     and answer. When the worker goes away it exits, and the kernel kills whatever is left in the namespace."""
     os.setsid()
-    low, high = sorted((cmd, ack))
-    os.closerange(3, low)  # keep nothing of the worker's (its socket above all: the harness watches it close)
-    os.closerange(low + 1, high)
-    os.closerange(high + 1, 65536)
+    keep_only(cmd, ack)
     while os.read(cmd, 1):
         while True:
             try:

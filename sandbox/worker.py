@@ -132,7 +132,7 @@ class Worker:
             return
         try:
             install_filter(bytes.fromhex(program_hex))
-            self.got["seccomp"] = "no sockets, user namespaces, ptrace, new mounts or kernel keyrings"
+            self.got["seccomp"] = "no sockets, namespaces, ptrace, mounts or kernel keyrings"
         except OSError as e:
             self.missing["seccomp"] = f"the kernel refused the seccomp filter ({e})"
 

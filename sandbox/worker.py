@@ -400,8 +400,9 @@ class Worker:
                 os.close(stdin_w)
 
     def kill_stragglers(self, pid: int) -> None:
-        """Without a PID namespace. The worker is a child subreaper, so whatever a run leaves is reparented to it:
-        kill its children (and the run's session) until none is left but its own helper, reaping as they die."""
+        """Without a PID namespace. The worker is a child subreaper, so whatever a run leaves is reparented to it.
+        Until none of those is left (its own helper aside): kill them, and as root also every process of the
+        slot's uid at once, as that uid (a fork bomb outgrows one-by-one killing); reap as they die."""
         children = f"/proc/{os.getpid()}/task/{os.getpid()}/children"
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # past it, a process that cannot die (stuck in the kernel) is left
@@ -419,6 +420,15 @@ class Worker:
                     os.kill(victim, signal.SIGKILL)  # its own children become ours in turn
                 except OSError:
                     pass
+            if os.geteuid() == 0:
+                killer = os.fork()
+                if killer == 0:
+                    try:
+                        os.setuid(self.uid)
+                        os.kill(-1, signal.SIGKILL)  # every process of the uid but ourselves
+                    finally:
+                        os._exit(0)
+                os.waitpid(killer, 0)
             time.sleep(0.001)
 
     def serve(self) -> None:

@@ -58,3 +58,29 @@ def pytest_report_header(config) -> str:
         ok, why = cls.available()
         parts.append(name if ok else f"{name} (not here: {why})")
     return "sandbox backends: " + ", ".join(parts)
+
+
+def run_processes() -> list[int]:
+    """Processes of the local sandbox's slot uids (61000 and up): none may outlive its run."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and 61000 <= proc.stat().st_uid < 61256:
+                found.append(int(proc.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_run_outlives_the_tests():
+    """Fail the session, and clean the machine, if any sandboxed process survived (a sweep that missed one)."""
+    yield
+    survivors = run_processes()
+    for _ in range(50):
+        for pid in run_processes():
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+    assert not survivors, f"{len(survivors)} sandboxed processes outlived the tests"

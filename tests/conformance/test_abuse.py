@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_processes
 
 from autodidact.sandbox import Limits
 from autodidact.tools.verify import verify_function
@@ -34,6 +35,8 @@ def test_fork_bomb(sandbox, isolation):
     r = sandbox.run(code, limits=QUICK)
     assert r.stopped in ("timeout", "cpu_limit", "killed") or r.exit_code != 0
     assert time.monotonic() - start < 30
+    time.sleep(0.2)
+    assert not run_processes(), "the fork bomb outlived its run"
     still_works(sandbox)
 
 
@@ -164,15 +167,7 @@ def test_no_process_of_a_run_outlives_it(sandbox, isolation):
     relies_on(isolation, "uid")  # local backend: runs have uids of their own, so /proc shows any survivor
     sandbox.run("import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n")
     time.sleep(0.2)
-    survivors = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _uid(p) in range(61000, 61000 + 256)]
-    assert not survivors
-
-
-def _uid(proc: Path) -> int:
-    try:
-        return proc.stat().st_uid
-    except OSError:
-        return -1
+    assert not run_processes()
 
 
 def test_cannot_read_the_harness_environment(sandbox, isolation, monkeypatch):

@@ -290,15 +290,6 @@ class LocalSandbox(Sandbox):
         with self._lock:
             return list(self._all)
 
-    @property
-    def isolation(self) -> tuple[str, ...]:
-        """The protections a run gets on this machine (starts one worker to find out)."""
-        worker = self._acquire()
-        try:
-            return worker.isolation
-        finally:
-            self._idle.put(worker)
-
     def _start(self, slot: int) -> _Worker:
         worker = _Worker(slot, self.python, self.packages, self.off)
         for key, why in worker.missing.items():

@@ -3,6 +3,7 @@
 autodidact run "get better at writing small Python functions"
 autodidact trace runs/<dir> [--json]
 autodidact resume runs/<dir>
+autodidact rollback runs/<dir> [--to models/round-K]
 autodidact exec program.py [--json]
 """
 
@@ -114,6 +115,32 @@ def build_parser() -> argparse.ArgumentParser:
     for name, flag, kind in NUMERIC_OPTIONS:
         _config_option(run, name, flag, kind)
     run.add_argument("--sandbox", **SANDBOX_OPTION)
+    run.add_argument(
+        "--trainer",
+        choices=["auto", "sft", "dpo", "grpo"],
+        default=defaults.trainer,
+        help="how to train each round: sft (verified answers), dpo (failed vs verified pairs), grpo (online "
+        "sandbox reward), or auto: chosen per round from the data, with the reason in the trace (default auto)",
+    )
+    run.add_argument(
+        "--adapter",
+        choices=["auto", "full", "lora"],
+        default=defaults.adapter,
+        help="full fine-tuning or LoRA (peft); auto: LoRA for models above 400M parameters (default auto)",
+    )
+    run.add_argument(
+        "--lora-output",
+        choices=["merge", "adapter"],
+        default=defaults.lora_output,
+        help="with LoRA: merge the adapter into each candidate's weights, or save the adapter alone (default merge)",
+    )
+    run.add_argument(
+        "--train-param",
+        action="append",
+        default=[],
+        metavar="METHOD.NAME=VALUE",
+        help="override one trainer hyper-parameter, e.g. dpo.beta=0.2 or grpo.num_generations=8 (repeatable)",
+    )
     run.add_argument("--keep-candidates", action="store_true", help="keep the weights of rejected candidates")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr (run.log still gets it)")
 
@@ -124,6 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
     trace = sub.add_parser("trace", help="show a run: gate decisions and per-round results")
     trace.add_argument("run_dir", type=Path)
     trace.add_argument("--json", action="store_true", help="print one JSON object")
+
+    back = sub.add_parser(
+        "rollback",
+        help="make the champion's parent the champion again (a finished run)",
+        description="Roll a finished run's champion back along its lineage: to its parent checkpoint, or to the "
+        "checkpoint given with --to. The champion pointer and the run's state change together; the decision "
+        "is recorded in the trace.",
+    )
+    back.add_argument("run_dir", type=Path)
+    back.add_argument("--to", metavar="CHECKPOINT", help="an ancestor of the champion, e.g. models/round-1")
 
     exe = sub.add_parser("exec", help="run a Python file in the sandbox and print what happened")
     exe.add_argument("file", type=Path)
@@ -157,6 +194,10 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
             raise UserError(f"--levels {args.levels}: give comma-separated levels from 1 to 5, e.g. --levels 1,2")
     return RunConfig(
         goal=goal,
+        trainer=args.trainer,
+        adapter=args.adapter,
+        lora_output=args.lora_output,
+        train_params=parse_train_params(args.train_param),
         model=args.model,
         tasks=families,
         levels=levels,
@@ -165,6 +206,29 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         sandbox=args.sandbox,
         **{name: getattr(args, name) for name, _, _ in NUMERIC_OPTIONS},
     )
+
+
+def parse_train_params(items: list[str]) -> dict[str, dict[str, Any]]:
+    """`METHOD.NAME=VALUE` overrides, checked against the method's hyper-parameters and converted to their type."""
+    from ..trainers import PARAMS
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        method, dot, name = key.partition(".")
+        if not sep or not dot or method not in PARAMS:
+            raise UserError(f"--train-param {item}: write METHOD.NAME=VALUE with METHOD one of {', '.join(PARAMS)}")
+        spec = {f.name: f for f in fields(PARAMS[method])}.get(name)
+        if spec is None:
+            names = ", ".join(f.name for f in fields(PARAMS[method]))
+            raise UserError(f"--train-param {item}: {method} has no hyper-parameter {name!r}; it has: {names}")
+        kind: Any = type(spec.default)
+        try:
+            value: Any = {"true": True, "false": False}[text.lower()] if kind is bool else kind(text)
+        except (KeyError, ValueError):
+            raise UserError(f"--train-param {item}: {name} takes a {kind.__name__}, got {text!r}") from None
+        out.setdefault(method, {})[name] = value
+    return out
 
 
 def _execute(ctx: Any, initial: Any) -> int:
@@ -186,6 +250,7 @@ def _execute(ctx: Any, initial: Any) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ..tools.models import check_model
+    from ..trainers.store import CheckpointStore
     from .context import RunContext
     from .rundir import RunDir
 
@@ -198,6 +263,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ctx = RunContext(config=config, run=run, quiet=args.quiet, _sandbox=sandbox)
     ctx.log(f"run started in {run_dir}: goal {config.goal!r}, model {location}")
     ctx.make_heldout()
+    CheckpointStore(run.path).set_champion(location, reason="the starting model", round_no=0)
     initial = {
         "goal": config.goal,
         "round": 0,
@@ -245,6 +311,35 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from ..trainers.store import CheckpointStore
+    from .graph import THREAD, compile_graph
+    from .state import Decision
+
+    ctx = _open(args.run_dir)
+    app = compile_graph(ctx)
+    snapshot = app.get_state(THREAD)
+    if not snapshot.values or snapshot.next:
+        raise UserError(f"{args.run_dir} is not finished; finish it (autodidact resume {args.run_dir}) first")
+    store = CheckpointStore(ctx.run.path)
+    current = snapshot.values["champion"]
+    record = store.record(current) or {}
+    allowed = [a for a in record.get("ancestry", []) if store.record(a) is None or store.has_weights(a)]
+    target = args.to or store.rollback_target(current)
+    if target is None or target not in allowed:
+        choices = ", ".join(allowed) or "none: the champion is the starting model"
+        raise UserError(f"cannot roll {current} back to {target or 'an ancestor'}; ancestors with weights: {choices}")
+    reason = f"rolled back by the user from {current} to its ancestor {target}"
+    round_no = snapshot.values.get("round", 0)
+    store.set_champion(target, reason=reason, round_no=round_no)
+    decision = Decision(round=round_no, stage="rollback", verdict="rollback", route="end", reason=reason)
+    # As if the last gate had decided it: the run stays finished, with the new champion and the decision.
+    app.update_state(THREAD, {"champion": target, "decisions": [decision]}, as_node="gate_plan")
+    ctx.log(reason)
+    print(f"champion: {target}")
+    return 0
+
+
 def cmd_exec(args: argparse.Namespace) -> int:
     from ..sandbox import Limits
 
@@ -288,7 +383,7 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", module="transformers")
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "trace": cmd_trace, "exec": cmd_exec}
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "trace": cmd_trace, "rollback": cmd_rollback, "exec": cmd_exec}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,16 +38,47 @@ class RunConfig:
         default=True, metadata={"description": "Also train on the verified data of earlier rounds."}
     )
     min_verified: int = field(default=4, metadata={"description": "Gate: verified attempts needed to go on."})
-    min_rows: int = field(default=8, metadata={"description": "Gate: selected rows needed to train."})
+    min_rows: int = field(default=8, metadata={"description": "Gate: selected rows needed to train with SFT."})
+    min_pairs: int = field(default=8, metadata={"description": "Gate: preference pairs needed to train with DPO."})
+    min_grpo_tasks: int = field(
+        default=4, metadata={"description": "Gate: tasks with mixed outcomes needed to train with GRPO."}
+    )
+    max_grpo_prompts: int = field(default=32, metadata={"description": "Most prompts in a GRPO round."})
     alpha: float = field(default=0.05, metadata={"description": "Gate: one-sided p-value needed to promote."})
-    epochs: float = field(default=2.0, metadata={"description": "SFT passes over the selected rows."})
+    trainer: str = field(
+        default="auto",
+        metadata={"description": "Training method: sft, dpo, grpo, or auto (chosen per round from the data)."},
+    )
+    adapter: str = field(
+        default="auto",
+        metadata={"description": "full fine-tuning, lora, or auto (LoRA for models above 400M parameters)."},
+    )
+    lora_output: str = field(
+        default="merge",
+        metadata={"description": "LoRA candidates: merge into the weights (transformers) or keep the adapter."},
+    )
+    train_params: dict[str, dict[str, Any]] = field(
+        default_factory=dict,
+        metadata={"description": 'Per-method hyper-parameter overrides, e.g. {"dpo": {"beta": 0.2}}.'},
+    )
+    epochs: float = field(default=2.0, metadata={"description": "SFT and DPO passes over the selected data."})
     learning_rate: float = field(default=5e-5, metadata={"description": "SFT peak learning rate."})
     max_steps_per_round: int = field(
         default=36,
-        metadata={"description": "Most SFT optimizer steps per round: fewer epochs when there is more data."},
+        metadata={"description": "Most optimizer steps per training round: fewer epochs when there is more data."},
     )
-    train_batch_size: int = field(default=8, metadata={"description": "SFT rows per optimizer step."})
+    train_batch_size: int = field(default=8, metadata={"description": "Rows (GRPO: completions) per optimizer step."})
     bf16: bool = field(default=True, metadata={"description": "bf16 autocast in training."})
+    probe_prompts: int = field(
+        default=16, metadata={"description": "Gate: practice prompts sampled after training to detect collapse."}
+    )
+    min_length_ratio: float = field(
+        default=0.3, metadata={"description": "Gate: candidate/champion mean completion length below this is collapse."}
+    )
+    min_diversity_ratio: float = field(
+        default=0.5,
+        metadata={"description": "Gate: candidate/champion share of distinct completions below this is collapse."},
+    )
     sandbox: str = field(default="local", metadata={"description": "Sandbox backend for running attempts."})
     keep_candidates: bool = field(
         default=False,

@@ -75,19 +75,27 @@ def judge_refine(state: RunState, config: RunConfig) -> Decision:
     )
 
 
+# What each method trains on, the count select made of it, and the config field with the minimum.
+TRAINING_DATA = {
+    "sft": ("verified rows", "selected", "min_rows"),
+    "dpo": ("preference pairs", "pairs", "min_pairs"),
+    "grpo": ("tasks with mixed outcomes", "grpo_prompts", "min_grpo_tasks"),
+}
+
+
 def judge_select(state: RunState, config: RunConfig) -> Decision:
-    counts = state["current"]["counts"]
-    numbers = {k: counts[k] for k in ("selected", "duplicates_dropped", "heldout_overlap_dropped")}
-    if counts["selected"] < config.min_rows:
-        return _decision(
-            state,
-            "select",
-            "rollback",
-            "rollback",
-            f"only {counts['selected']} rows selected (< {config.min_rows})",
-            **numbers,
-        )
-    return _decision(state, "select", "forward", "train", f"{counts['selected']} rows selected", **numbers)
+    counts, trainer = state["current"]["counts"], state["current"]["trainer"]
+    method = trainer["method"]
+    what, key, minimum_field = TRAINING_DATA[method]
+    have, need = counts[key], getattr(config, minimum_field)
+    numbers = {
+        k: counts[k] for k in ("selected", "pairs", "grpo_prompts", "duplicates_dropped", "heldout_overlap_dropped")
+    }
+    numbers.update(method=method, diagnostics=trainer["diagnostics"])
+    if have < need:
+        why = f"{method}: only {have} {what} (< {need})"
+        return _decision(state, "select", "rollback", "rollback", why, **numbers)
+    return _decision(state, "select", "forward", "train", f"{method} on {have} {what}: {trainer['reason']}", **numbers)
 
 
 def loss_quarters(losses: list[float]) -> tuple[float, float]:
@@ -103,6 +111,22 @@ def loss_is_falling(losses: list[float]) -> bool:
     return last < first
 
 
+def collapsed(probe: dict[str, Any], config: RunConfig) -> str | None:
+    """Why the candidate's sampled outputs look collapsed next to the champion's, or None."""
+    champion, candidate = probe["champion"], probe["candidate"]
+    if champion["mean_chars"] > 0 and candidate["mean_chars"] < config.min_length_ratio * champion["mean_chars"]:
+        return (
+            f"completions collapsed in length ({candidate['mean_chars']:.0f} vs the champion's "
+            f"{champion['mean_chars']:.0f} characters)"
+        )
+    if champion["distinct"] > 0 and candidate["distinct"] < config.min_diversity_ratio * champion["distinct"]:
+        return (
+            f"completions collapsed in diversity ({candidate['distinct']:.0%} distinct vs the champion's "
+            f"{champion['distinct']:.0%})"
+        )
+    return None
+
+
 def judge_train(state: RunState, config: RunConfig) -> Decision:
     train = state["current"].get("train", {})
     losses = train.get("losses", [])
@@ -110,13 +134,34 @@ def judge_train(state: RunState, config: RunConfig) -> Decision:
         return _decision(state, "train", "rollback", "rollback", f"training failed: {train['error']}")
     if not losses or not all(math.isfinite(x) for x in losses):
         return _decision(state, "train", "rollback", "rollback", "the loss is not finite", losses=losses[-5:])
+    method = train.get("method", "sft")
     first, last = loss_quarters(losses)
-    numbers = {"first_quarter_loss": first, "last_quarter_loss": last, "steps": train.get("steps")}
-    if not loss_is_falling(losses):
-        why = f"the loss did not fall (mean of first quarter {first:.3f}, of last quarter {last:.3f})"
-        return _decision(state, "train", "rollback", "rollback", why, **numbers)
-    why = f"the loss fell (mean of first quarter {first:.3f}, of last quarter {last:.3f})"
-    return _decision(state, "train", "forward", "evaluate", why, **numbers)
+    numbers: dict[str, Any] = {"method": method, "first_quarter_loss": first, "last_quarter_loss": last}
+    numbers["steps"] = train.get("steps")
+    if method == "grpo":
+        # GRPO's loss is a policy-gradient surrogate, not a fit: it need not fall. What must hold is that some
+        # groups had different rewards (else nothing was learned) and that the rewards were real numbers.
+        rewards, spreads = train.get("metrics", {}).get("reward", []), train.get("metrics", {}).get("reward_std", [])
+        if not rewards or not all(math.isfinite(x) for x in rewards):
+            return _decision(state, "train", "rollback", "rollback", "GRPO logged no finite rewards", **numbers)
+        r_first, r_last = loss_quarters(rewards)
+        numbers.update(first_quarter_reward=r_first, last_quarter_reward=r_last)
+        if not any(s > 0 for s in spreads):
+            why = "every GRPO group had equal rewards: no advantage, nothing learned"
+            return _decision(state, "train", "rollback", "rollback", why, **numbers)
+        fit = f"mean reward {r_first:.2f} -> {r_last:.2f}"
+    else:
+        if not loss_is_falling(losses):
+            why = f"the loss did not fall (mean of first quarter {first:.3f}, of last quarter {last:.3f})"
+            return _decision(state, "train", "rollback", "rollback", why, **numbers)
+        fit = f"the loss fell (mean of first quarter {first:.3f}, of last quarter {last:.3f})"
+    probe = train.get("probe")
+    if probe:
+        numbers["probe"] = probe
+        why_collapsed = collapsed(probe, config)
+        if why_collapsed:
+            return _decision(state, "train", "rollback", "rollback", f"{method}: {why_collapsed}", **numbers)
+    return _decision(state, "train", "forward", "evaluate", f"{method}: {fit}", **numbers)
 
 
 def judge_evaluate(state: RunState, config: RunConfig) -> Decision:

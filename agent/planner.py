@@ -72,7 +72,7 @@ def plan_round(config: RunConfig, round_no: int, level_stats: dict[str, list[int
             levels=[],
             tasks_per_level={},
             samples_per_task=0,
-            trainer="sft",
+            trainer=config.trainer,
             stop=True,
             reason=f"all {config.rounds} rounds are done",
         )
@@ -85,7 +85,49 @@ def plan_round(config: RunConfig, round_no: int, level_stats: dict[str, list[int
         levels=chosen,
         tasks_per_level=per_level,
         samples_per_task=config.samples_per_task,
-        trainer="sft",
+        trainer=config.trainer,
         stop=False,
         reason=why,
     )
+
+
+def data_diagnostics(outcomes: dict[str, list[bool]], rows: int, pairs: int, prompts: int) -> dict[str, Any]:
+    """What the round's data offers each trainer. `outcomes` maps each task of the round to its attempts'
+    verdicts; `rows`, `pairs`, `prompts` are what select built for SFT, DPO and GRPO."""
+    rates = [sum(v) / len(v) for v in outcomes.values() if v]
+    mean = sum(rates) / len(rates) if rates else 0.0
+    spread = (sum((r - mean) ** 2 for r in rates) / len(rates)) ** 0.5 if rates else 0.0
+    return {
+        "tasks": len(rates),
+        "mean_pass_rate": round(mean, 4),
+        "pass_rate_spread": round(spread, 4),
+        "mixed_tasks": sum(1 for r in rates if 0 < r < 1),
+        "solved_tasks": sum(1 for r in rates if r > 0),
+        "positives": rows,
+        "pairs": pairs,
+        "grpo_prompts": prompts,
+    }
+
+
+def choose_trainer(requested: str, d: dict[str, Any], config: RunConfig) -> tuple[str, str]:
+    """The training method for this round's data, and why.
+
+    - SFT (rejection sampling) while the champion fails most attempts: its verified answers are what it lacks.
+    - DPO once it passes most attempts and there are enough (failed, verified) pairs: imitating answers it
+      already gives teaches little; contrasting them with its remaining mistakes teaches more.
+    - GRPO when there are too few verified answers for offline training but enough tasks it sometimes solves:
+      the sandbox rewards fresh samples online, where a group with mixed outcomes has something to teach.
+    """
+    if requested != "auto":
+        return requested, f"--trainer {requested} (data: {d['positives']} verified rows, {d['pairs']} pairs)"
+    rate = f"the champion passes {d['mean_pass_rate']:.0%} of attempts"
+    if d["positives"] >= config.min_rows and d["mean_pass_rate"] < 0.5:
+        return "sft", f"{rate}: imitate its {d['positives']} verified answers (rejection-sampling SFT)"
+    if d["pairs"] >= config.min_pairs:
+        return "dpo", f"{rate}: contrast its mistakes with its verified answers ({d['pairs']} pairs, DPO)"
+    if d["positives"] < config.min_rows and d["grpo_prompts"] >= config.min_grpo_tasks:
+        return "grpo", (
+            f"only {d['positives']} verified rows, but {d['grpo_prompts']} tasks with mixed outcomes: "
+            "reward fresh samples online (GRPO)"
+        )
+    return "sft", f"{rate}; {d['pairs']} pairs (< {config.min_pairs}): imitate the verified answers (SFT)"

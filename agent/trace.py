@@ -51,7 +51,7 @@ def _fmt_p(p: float | None) -> str:
 
 
 def format_table(trace: dict[str, Any]) -> str:
-    header = ["round", "tasks", "verified", "repaired", "selected", "champion", "candidate", "p", "promoted"]
+    header = ["round", "tasks", "verified", "repaired", "selected", "method", "champion", "candidate", "p", "promoted"]
     lines = [header]
     for r in trace["rounds"]:
         ev = r.get("eval") or {}
@@ -63,6 +63,7 @@ def format_table(trace: dict[str, Any]) -> str:
                 str(c["verified"]),
                 str(c["repaired"]),
                 str(c["selected"]),
+                r.get("method") or "-",
                 f"{ev['champion_pass1']}/{ev['n']}" if ev else "-",
                 f"{ev['candidate_pass1']}/{ev['n']}" if ev else "-",
                 _fmt_p(ev.get("p_value")),

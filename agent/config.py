@@ -37,7 +37,52 @@ class RunConfig:
     accumulate: bool = field(
         default=True, metadata={"description": "Also train on the verified data of earlier rounds."}
     )
+    guard_tasks: int = field(
+        default=100,
+        metadata={
+            "description": "Guard-set candidates; the tasks among them the starting model solves form the guard."
+        },
+    )
+    guard_tolerance: float = field(
+        default=0.1,
+        metadata={"description": "Gate: most guard-set pass rate a candidate may lose against the champion."},
+    )
+    decontamination_threshold: float = field(
+        default=0.9,
+        metadata={
+            "description": "Select: prompt 5-gram Jaccard similarity to a held-out or guard task that drops a row."
+        },
+    )
     min_verified: int = field(default=4, metadata={"description": "Gate: verified attempts needed to go on."})
+    min_tasks_solved: int = field(
+        default=2, metadata={"description": "Gate: practice tasks with at least one verified attempt needed to go on."}
+    )
+    max_sandbox_error_rate: float = field(
+        default=0.2,
+        metadata={"description": "Gate: share of runs the sandbox itself failed above which the run ends."},
+    )
+    max_duplicate_share: float = field(
+        default=0.95,
+        metadata={
+            "description": "Gate: share of verified answers that were (near-)duplicates above which the data is too narrow."
+        },
+    )
+    max_retries: int = field(
+        default=1,
+        metadata={
+            "description": "Gate: retries of a stage per round (acquire: twice the samples; train: half the rate)."
+        },
+    )
+    patience: int = field(
+        default=3, metadata={"description": "Stop after this many rounds in a row without a promotion."}
+    )
+    budget: dict[str, float] = field(
+        default_factory=dict,
+        metadata={"description": "Limits per run: wall_s, sandbox_s, tokens, train_steps (absent: unlimited)."},
+    )
+    approve: str | None = field(
+        default=None, metadata={"description": "promote: pause for a person's approval before each promotion."}
+    )
     min_rows: int = field(default=8, metadata={"description": "Gate: selected rows needed to train with SFT."})
     min_pairs: int = field(default=8, metadata={"description": "Gate: preference pairs needed to train with DPO."})
     min_grpo_tasks: int = field(

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from ..sandbox import Sandbox, get_sandbox
-from ..tools.codeblock import extract_code
 from ..tools.generate import Generator, SamplingParams
 from ..tools.tasks import Task, TaskFamily, Verdict, get_family
 from .config import RunConfig
 from .rundir import RunDir, read_jsonl, write_jsonl
 
 HELDOUT_FILE = "heldout.jsonl"
+GUARD_FILE = "guard.jsonl"
 
 
 @dataclass
@@ -30,6 +30,8 @@ class RunContext:
     quiet: bool = False
     _generators: dict[str, Generator] = field(default_factory=dict)
     _sandbox: Sandbox | None = None
+    usage: dict[str, float] = field(default_factory=lambda: {"sandbox_s": 0.0, "tokens": 0, "train_steps": 0})
+    """What this process has spent (the graph adds each node's share to the state's `usage`)."""
 
     def log(self, message: str) -> None:
         self.run.log(message)
@@ -56,7 +58,13 @@ class RunContext:
             return verdict
 
         with ThreadPoolExecutor(max(1, self.sandbox.concurrency)) as pool:
-            return list(pool.map(one, pairs))
+            verdicts = list(pool.map(one, pairs))
+        self.usage["sandbox_s"] += sum(v.duration_s for v in verdicts)
+        return verdicts
+
+    def tokens_generated(self) -> int:
+        """Tokens the transformers backend has generated in this process."""
+        return int(self.usage["tokens"]) + sum(g.generated_tokens for g in self._generators.values())
 
     def close(self) -> None:
         """Stop the sandbox's workers or containers."""
@@ -71,12 +79,14 @@ class RunContext:
     def generator(self, location: str) -> Generator:
         if location not in self._generators:
             if len(self._generators) >= 2:  # champion and candidate at most
-                self._generators.pop(next(iter(self._generators)))
+                self.forget(next(iter(self._generators)))
             self._generators[location] = Generator(self.resolve(location), batch_size=self.config.batch_size)
         return self._generators[location]
 
     def forget(self, location: str) -> None:
-        self._generators.pop(location, None)
+        gone = self._generators.pop(location, None)
+        if gone is not None:
+            self.usage["tokens"] += gone.generated_tokens
 
     # -- the held-out set --------------------------------------------------------------------------------
     def make_heldout(self) -> None:
@@ -89,24 +99,54 @@ class RunContext:
             levels = tuple(self.config.levels) if self.config.levels else None
             tasks += self.family(name).heldout(n=share, seed=self.config.seed, levels=levels)
         write_jsonl(self.run.path / HELDOUT_FILE, (t.to_dict() for t in tasks))
+        self.make_guard_candidates(tasks)
+
+    def make_guard_candidates(self, heldout: list[Task]) -> None:
+        """Evaluation-split tasks from another seed stream, disjoint from the held-out set. Those the starting
+        model solves become the guard set (see `guard`); all of them are kept out of training."""
+        taken = {t.prompt for t in heldout}
+        guard: list[Task] = []
+        families = self.config.tasks
+        levels = tuple(self.config.levels) if self.config.levels else None
+        for i, name in enumerate(families):
+            share = self.config.guard_tasks // len(families) + (1 if i < self.config.guard_tasks % len(families) else 0)
+            found = self.family(name).heldout(n=2 * share, seed=self.config.seed + 7919, levels=levels)
+            guard += [t for t in found if t.prompt not in taken][:share]
+        write_jsonl(self.run.path / GUARD_FILE, (t.to_dict() for t in guard))
 
     def heldout(self) -> list[Task]:
         return [Task.from_dict(r) for r in read_jsonl(self.run.path / HELDOUT_FILE)]
 
+    def guard_candidates(self) -> list[Task]:
+        path = self.run.path / GUARD_FILE
+        return [Task.from_dict(r) for r in read_jsonl(path)] if path.exists() else []
+
+    def guard(self, base_model: str) -> list[Task]:
+        """The guard set: the candidates the starting model solves (greedy), evaluated once and cached."""
+        candidates = self.guard_candidates()
+        if not candidates:
+            return []
+        results = self.eval_results(base_model, "guard-base", tasks=candidates)
+        return [t for t, r in zip(candidates, results, strict=True) if r["passed"]]
+
     # -- evaluation, cached per model --------------------------------------------------------------------
-    def eval_results(self, location: str, key: str, progress: Any = None) -> list[dict[str, Any]]:
-        """Greedy pass@1 of the model at `location` on every held-out task (cached in data/eval/KEY.jsonl)."""
+    def eval_results(
+        self, location: str, key: str, progress: Any = None, tasks: list[Task] | None = None
+    ) -> list[dict[str, Any]]:
+        """Greedy pass@1 of the model at `location` on every held-out task, or on `tasks` (cached in
+        data/eval/KEY.jsonl)."""
         path = self.run.path / "data" / "eval" / f"{key}.jsonl"
         if path.exists():
             return read_jsonl(path)
-        tasks = self.heldout()
+        tasks = self.heldout() if tasks is None else tasks
         gen = self.generator(location)
+        longest = max((self.family(t.family).max_new_tokens or self.config.max_new_tokens for t in tasks), default=1)
         replies = gen.complete(
             [t.prompt for t in tasks],
-            SamplingParams(n=1, temperature=0.0, max_new_tokens=self.config.max_new_tokens),
+            SamplingParams(n=1, temperature=0.0, max_new_tokens=longest),
             progress=progress,
         )
-        codes = [extract_code(reply, task.entry_point) for task, (reply,) in zip(tasks, replies, strict=True)]
+        codes = [self.family(t.family).extract(reply, t) for t, (reply,) in zip(tasks, replies, strict=True)]
         verdicts = self.verify_all(list(zip(tasks, codes, strict=True)))
         rows = []
         for task, (reply,), verdict in zip(tasks, replies, verdicts, strict=True):

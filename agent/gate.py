@@ -1,7 +1,20 @@
 """The evaluator gate: runs after every node with that stage's criteria, routes the run, and records why.
 
 Each `judge_<stage>` looks only at the state and returns a Decision; `gate_node(stage)` wraps it as a graph
-node that appends the decision and sets `route`. A promotion can only come from `judge_evaluate`.
+node that appends the decision, sets `route`, and applies what a retry changes. A promotion can only come
+from `judge_evaluate`. The criteria, each a field of `RunConfig` with its default:
+
+| stage | forward when | otherwise |
+|---|---|---|
+| plan | rounds left, budget left, a promotion within `patience` rounds | stop |
+| acquire | >= `min_verified` verified attempts on >= `min_tasks_solved` tasks | retry with twice the samples (up to `max_retries`), then roll back; end the run when more than `max_sandbox_error_rate` of the runs failed in the sandbox itself |
+| refine | always (repair data is optional); records verified repairs that are not copies | - |
+| select | enough data for the chosen trainer (`min_rows`, `min_pairs`, `min_grpo_tasks`), (near-)duplicate share <= `max_duplicate_share`, no held-out or guard overlap left | roll back |
+| train | loss finite and falling (GRPO: rewards with spread), no collapse (`min_length_ratio`, `min_diversity_ratio`) | retry at half the learning rate (up to `max_retries`), then roll back |
+| evaluate | better on the held-out set with one-sided McNemar p < `alpha`, and the guard set not worse by more than `guard_tolerance` | roll back |
+
+Any gate before evaluate ends the round (rollback, then stop) once the budget (`budget`: wall_s, sandbox_s,
+tokens, train_steps) is spent. With `approve="promote"`, a promotion waits for a person (LangGraph `interrupt`).
 """
 
 from __future__ import annotations
@@ -10,18 +23,21 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from langgraph.types import interrupt
+
 from .config import RunConfig
 from .state import Decision, RunState
 
 # Where each verdict sends the run.
 ROUTES = {
     "plan": ("acquire", "end"),
-    "acquire": ("refine", "rollback"),
+    "acquire": ("refine", "acquire", "rollback"),
     "refine": ("select",),
     "select": ("train", "rollback"),
-    "train": ("evaluate", "rollback"),
+    "train": ("evaluate", "train", "rollback"),
     "evaluate": ("promote", "rollback"),
 }
+BUDGET_KEYS = ("wall_s", "sandbox_s", "tokens", "train_steps")
 
 
 def _decision(state: RunState, stage: str, verdict: str, route: str, reason: str, **numbers: Any) -> Decision:
@@ -30,10 +46,43 @@ def _decision(state: RunState, stage: str, verdict: str, route: str, reason: str
     )
 
 
+def budget_spent(state: RunState, config: RunConfig) -> str | None:
+    """Which budget is spent, with the numbers, or None."""
+    usage = state.get("usage") or {}
+    for key in BUDGET_KEYS:
+        limit = config.budget.get(key)
+        if limit is not None and usage.get(key, 0) >= limit:
+            return f"the {key} budget is spent ({usage.get(key, 0):.4g} of {limit:.4g})"
+    return None
+
+
+def rounds_without_promotion(state: RunState) -> int:
+    count = 0
+    for record in reversed(state.get("history", [])):
+        if record.get("promoted"):
+            break
+        count += 1
+    return count
+
+
+def retries(state: RunState, stage: str) -> int:
+    return int(state["current"].get("retries", {}).get(stage, 0))
+
+
 def judge_plan(state: RunState, config: RunConfig) -> Decision:
     plan = state["current"]["plan"]
+    usage = dict(state.get("usage") or {})
     if plan["stop"]:
-        return _decision(state, "plan", "stop", "end", plan["reason"])
+        return _decision(state, "plan", "stop", "end", plan["reason"], usage=usage)
+    if state.get("stop_reason"):
+        return _decision(state, "plan", "stop", "end", str(state["stop_reason"]), usage=usage)
+    spent = budget_spent(state, config)
+    if spent:
+        return _decision(state, "plan", "stop", "end", spent, usage=usage)
+    idle = rounds_without_promotion(state)
+    if idle >= config.patience:
+        why = f"{idle} rounds in a row without a promotion (patience {config.patience})"
+        return _decision(state, "plan", "stop", "end", why, usage=usage)
     return _decision(
         state, "plan", "forward", "acquire", plan["reason"], n_tasks=plan["n_tasks"], levels=plan["levels"]
     )
@@ -42,15 +91,27 @@ def judge_plan(state: RunState, config: RunConfig) -> Decision:
 def judge_acquire(state: RunState, config: RunConfig) -> Decision:
     counts = state["current"]["counts"]
     numbers = {k: counts[k] for k in ("tasks", "attempts", "verified", "tasks_solved", "sandbox_errors")}
-    if counts["verified"] < config.min_verified:
-        return _decision(
-            state,
-            "acquire",
-            "rollback",
-            "rollback",
-            f"only {counts['verified']} verified attempts (< {config.min_verified}): nothing to learn",
-            **numbers,
+    error_rate = counts["sandbox_errors"] / max(1, counts["attempts"])
+    numbers["sandbox_error_rate"] = round(error_rate, 4)
+    if error_rate > config.max_sandbox_error_rate:
+        why = (
+            f"the sandbox itself failed {counts['sandbox_errors']} of {counts['attempts']} runs "
+            f"(> {config.max_sandbox_error_rate:.0%}): check the backend with `autodidact exec`"
         )
+        return _decision(state, "acquire", "stop", "rollback", why, **numbers)
+    spent = budget_spent(state, config)
+    if spent:
+        return _decision(state, "acquire", "stop", "rollback", spent, **numbers)
+    short = []
+    if counts["verified"] < config.min_verified:
+        short.append(f"only {counts['verified']} verified attempts (< {config.min_verified})")
+    if counts["tasks_solved"] < config.min_tasks_solved:
+        short.append(f"only {counts['tasks_solved']} tasks solved (< {config.min_tasks_solved})")
+    if short:
+        if retries(state, "acquire") < config.max_retries:
+            why = f"{'; '.join(short)}: sample again with twice the attempts per task"
+            return _decision(state, "acquire", "retry", "acquire", why, **numbers)
+        return _decision(state, "acquire", "rollback", "rollback", f"{'; '.join(short)}: nothing to learn", **numbers)
     return _decision(
         state,
         "acquire",
@@ -64,14 +125,16 @@ def judge_acquire(state: RunState, config: RunConfig) -> Decision:
 def judge_refine(state: RunState, config: RunConfig) -> Decision:
     counts = state["current"]["counts"]
     tried, repaired = counts.get("repairs_tried", 0), counts.get("repaired", 0)
+    copies = counts.get("repair_copies", 0)
     return _decision(
         state,
         "refine",
         "forward",
         "select",
-        f"{repaired} of {tried} repairs verified",
+        f"{repaired} of {tried} repairs verified ({copies} verified repairs only copied the attempt: not used)",
         repairs_tried=tried,
         repaired=repaired,
+        repair_copies=copies,
     )
 
 
@@ -91,7 +154,20 @@ def judge_select(state: RunState, config: RunConfig) -> Decision:
     numbers = {
         k: counts[k] for k in ("selected", "pairs", "grpo_prompts", "duplicates_dropped", "heldout_overlap_dropped")
     }
-    numbers.update(method=method, diagnostics=trainer["diagnostics"])
+    numbers.update(method=method, diagnostics=trainer["diagnostics"], decontaminated=counts.get("decontaminated"))
+    if counts.get("protected_overlap_after", 0):
+        why = f"{counts['protected_overlap_after']} training items still overlap the held-out or guard set"
+        return _decision(state, "select", "stop", "rollback", why, **numbers)
+    spent = budget_spent(state, config)
+    if spent:
+        return _decision(state, "select", "stop", "rollback", spent, **numbers)
+    verified = counts.get("verified_before_dedup", 0)
+    repeated = counts.get("duplicates_dropped", 0) + counts.get("near_duplicates_dropped", 0)
+    share = repeated / verified if verified else 0.0
+    numbers["duplicate_share"] = round(share, 4)
+    if share > config.max_duplicate_share:
+        why = f"{share:.0%} of the verified answers repeat one another (> {config.max_duplicate_share:.0%})"
+        return _decision(state, "select", "rollback", "rollback", why, **numbers)
     if have < need:
         why = f"{method}: only {have} {what} (< {need})"
         return _decision(state, "select", "rollback", "rollback", why, **numbers)
@@ -128,12 +204,30 @@ def collapsed(probe: dict[str, Any], config: RunConfig) -> str | None:
 
 
 def judge_train(state: RunState, config: RunConfig) -> Decision:
+    decision = _judge_training(state, config)
+    failed_fit = decision["route"] == "rollback" and decision["numbers"].pop("retryable", False)
+    if failed_fit and retries(state, "train") < config.max_retries:
+        decision["verdict"], decision["route"] = "retry", "train"
+        decision["reason"] += ": train again at half the learning rate"
+    spent = budget_spent(state, config)
+    if spent and decision["route"] != "evaluate":
+        decision["verdict"], decision["route"] = "stop", "rollback"
+        decision["reason"] = f"{decision['reason']}; {spent}"
+    return decision
+
+
+def _retryable(state: RunState, stage: str, verdict: str, route: str, reason: str, **numbers: Any) -> Decision:
+    """A failed fit that a lower learning rate may cure (unlike a collapse, or GRPO groups without spread)."""
+    return _decision(state, stage, verdict, route, reason, retryable=True, **numbers)
+
+
+def _judge_training(state: RunState, config: RunConfig) -> Decision:
     train = state["current"].get("train", {})
     losses = train.get("losses", [])
     if train.get("error"):
-        return _decision(state, "train", "rollback", "rollback", f"training failed: {train['error']}")
+        return _retryable(state, "train", "rollback", "rollback", f"training failed: {train['error']}")
     if not losses or not all(math.isfinite(x) for x in losses):
-        return _decision(state, "train", "rollback", "rollback", "the loss is not finite", losses=losses[-5:])
+        return _retryable(state, "train", "rollback", "rollback", "the loss is not finite", losses=losses[-5:])
     method = train.get("method", "sft")
     first, last = loss_quarters(losses)
     numbers: dict[str, Any] = {"method": method, "first_quarter_loss": first, "last_quarter_loss": last}
@@ -153,7 +247,7 @@ def judge_train(state: RunState, config: RunConfig) -> Decision:
     else:
         if not loss_is_falling(losses):
             why = f"the loss did not fall (mean of first quarter {first:.3f}, of last quarter {last:.3f})"
-            return _decision(state, "train", "rollback", "rollback", why, **numbers)
+            return _retryable(state, "train", "rollback", "rollback", why, **numbers)
         fit = f"the loss fell (mean of first quarter {first:.3f}, of last quarter {last:.3f})"
     probe = train.get("probe")
     if probe:
@@ -167,26 +261,26 @@ def judge_train(state: RunState, config: RunConfig) -> Decision:
 def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
     ev = state["current"]["eval"]
     numbers = {k: ev[k] for k in ("n", "champion_pass1", "candidate_pass1", "gained", "lost", "p_value")}
+    numbers.update(diff=ev.get("diff"), ci=ev.get("ci"), guard=ev.get("guard"))
+    score = f"candidate {ev['candidate_pass1']}/{ev['n']} vs champion {ev['champion_pass1']}/{ev['n']}"
+    if ev.get("ci"):
+        score += f" (difference {ev['diff']:+.0%}, 95% CI {ev['ci'][0]:+.0%} to {ev['ci'][1]:+.0%})"
     better = ev["candidate_pass1"] > ev["champion_pass1"]
-    if better and ev["p_value"] < config.alpha:
-        return _decision(
-            state,
-            "evaluate",
-            "promote",
-            "promote",
-            f"candidate {ev['candidate_pass1']}/{ev['n']} vs champion {ev['champion_pass1']}/{ev['n']}, "
-            f"one-sided McNemar p={ev['p_value']:.3g} < {config.alpha}",
-            **numbers,
+    guard = ev.get("guard") or {"n": 0}
+    if not better:
+        return _decision(state, "evaluate", "rollback", "rollback", f"{score}: not better", **numbers)
+    if ev["p_value"] >= config.alpha:
+        why = f"{score}: not significant (p={ev['p_value']:.3g} >= {config.alpha})"
+        return _decision(state, "evaluate", "rollback", "rollback", why, **numbers)
+    if guard["n"] and guard["regression"] > config.guard_tolerance:
+        why = (
+            f"{score}, p={ev['p_value']:.3g}, but it forgot: guard set {guard['candidate_pass']}/{guard['n']} vs "
+            f"the champion's {guard['champion_pass']}/{guard['n']} (more than {config.guard_tolerance:.0%} lost)"
         )
-    why = "not better" if not better else f"not significant (p={ev['p_value']:.3g} >= {config.alpha})"
-    return _decision(
-        state,
-        "evaluate",
-        "rollback",
-        "rollback",
-        f"candidate {ev['candidate_pass1']}/{ev['n']} vs champion {ev['champion_pass1']}/{ev['n']}: {why}",
-        **numbers,
-    )
+        return _decision(state, "evaluate", "rollback", "rollback", why, **numbers)
+    kept = f"; guard set {guard['candidate_pass']}/{guard['n']}" if guard["n"] else ""
+    why = f"{score}, one-sided McNemar p={ev['p_value']:.3g} < {config.alpha}{kept}"
+    return _decision(state, "evaluate", "promote", "promote", why, **numbers)
 
 
 JUDGES: dict[str, Callable[[RunState, RunConfig], Decision]] = {
@@ -199,17 +293,52 @@ JUDGES: dict[str, Callable[[RunState, RunConfig], Decision]] = {
 }
 
 
+def retry_changes(stage: str, state: RunState) -> dict[str, Any]:
+    """What a retry of `stage` changes in the round: acquire samples twice as many attempts per task; train
+    halves the learning rate. The count of retries is kept so that they stay bounded."""
+    current = dict(state["current"])
+    current["retries"] = {**current.get("retries", {}), stage: retries(state, stage) + 1}
+    if stage == "acquire":
+        current["plan"] = {**current["plan"], "samples_per_task": 2 * current["plan"]["samples_per_task"]}
+    elif stage == "train":
+        rate = current.get("train", {}).get("params", {}).get("learning_rate")
+        if rate is None:
+            rate = current.get("retry_params", {}).get("learning_rate")
+        current["retry_params"] = {"learning_rate": rate / 2} if rate else {}
+    return current
+
+
+def ask_approval(decision: Decision, state: RunState) -> Decision:
+    """Pause the graph until a person approves or rejects the promotion (`autodidact resume --approve/--reject`)."""
+    answer = interrupt({"round": decision["round"], "candidate": state.get("candidate"), "reason": decision["reason"]})
+    if isinstance(answer, dict) and answer.get("approve"):
+        return {**decision, "reason": f"{decision['reason']}; approved by a person"}  # type: ignore[typeddict-item]
+    return {
+        **decision,
+        "verdict": "rollback",
+        "route": "rollback",
+        "reason": f"{decision['reason']}; rejected by a person",
+    }  # type: ignore[typeddict-item]
+
+
 def gate_node(stage: str, config: RunConfig, log: Callable[[str], None]) -> Callable[[RunState], dict[str, Any]]:
     judge = JUDGES[stage]
 
     def gate(state: RunState) -> dict[str, Any]:
         decision = judge(state, config)
+        if decision["verdict"] == "promote" and config.approve == "promote":
+            decision = ask_approval(decision, state)
         assert decision["route"] in ROUTES[stage], (stage, decision)
         log(
             f"round {decision['round']}: gate after {stage}: {decision['verdict']} -> {decision['route']}: "
             f"{decision['reason']}"
         )
-        return {"decisions": [decision], "route": decision["route"]}
+        update: dict[str, Any] = {"decisions": [decision], "route": decision["route"]}
+        if decision["verdict"] == "retry":
+            update["current"] = retry_changes(stage, state)
+        if decision["verdict"] == "stop" and stage != "plan":
+            update["stop_reason"] = decision["reason"]
+        return update
 
     gate.__name__ = f"gate_{stage}"
     return gate

@@ -9,6 +9,7 @@ A gate that finds a stage's result wanting routes to `rollback` (which closes th
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -39,11 +40,24 @@ NODES: dict[str, Callable[[RunState, RunContext], dict[str, Any]]] = {
 THREAD = {"configurable": {"thread_id": "run"}, "recursion_limit": 10_000}
 
 
+def _spent(ctx: RunContext) -> dict[str, float]:
+    return {
+        "wall_s": time.monotonic(),
+        "sandbox_s": ctx.usage["sandbox_s"],
+        "tokens": ctx.tokens_generated(),
+        "train_steps": ctx.usage["train_steps"],
+    }
+
+
 def _bind(
     fn: Callable[[RunState, RunContext], dict[str, Any]], ctx: RunContext
 ) -> Callable[[RunState], dict[str, Any]]:
     def node(state: RunState) -> dict[str, Any]:
-        return fn(state, ctx)
+        before = _spent(ctx)
+        update = fn(state, ctx)
+        after = _spent(ctx)
+        # The node's share of the budget goes into the state with its result (so a resumed run counts it once).
+        return {**update, "usage": {k: round(after[k] - before[k], 3) for k in after}}
 
     node.__name__ = fn.__name__
     return node

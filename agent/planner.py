@@ -109,7 +109,19 @@ def data_diagnostics(outcomes: dict[str, list[bool]], rows: int, pairs: int, pro
     }
 
 
-def choose_trainer(requested: str, d: dict[str, Any], config: RunConfig) -> tuple[str, str]:
+def choose_trainer(
+    requested: str, d: dict[str, Any], config: RunConfig, allowed: tuple[str, ...] = ("sft", "dpo", "grpo")
+) -> tuple[str, str]:
+    """The trainer for this round's data among those the task family allows, and why (see `_by_data`)."""
+    if requested != "auto":
+        return requested, f"--trainer {requested} (data: {d['positives']} verified rows, {d['pairs']} pairs)"
+    method, reason = _by_data(d, config)
+    if method not in allowed:
+        return allowed[0], f"{reason}; but the task family trains with {', '.join(allowed)}: {allowed[0]}"
+    return method, reason
+
+
+def _by_data(d: dict[str, Any], config: RunConfig) -> tuple[str, str]:
     """The training method for this round's data, and why.
 
     - SFT (rejection sampling) while the champion fails most attempts: its verified answers are what it lacks.
@@ -118,8 +130,6 @@ def choose_trainer(requested: str, d: dict[str, Any], config: RunConfig) -> tupl
     - GRPO when there are too few verified answers for offline training but enough tasks it sometimes solves:
       the sandbox rewards fresh samples online, where a group with mixed outcomes has something to teach.
     """
-    if requested != "auto":
-        return requested, f"--trainer {requested} (data: {d['positives']} verified rows, {d['pairs']} pairs)"
     rate = f"the champion passes {d['mean_pass_rate']:.0%} of attempts"
     if d["positives"] >= config.min_rows and d["mean_pass_rate"] < 0.5:
         return "sft", f"{rate}: imitate its {d['positives']} verified answers (rejection-sampling SFT)"

@@ -18,6 +18,14 @@ class Decision(TypedDict, total=False):
     numbers: dict[str, Any]
 
 
+def add_usage(old: dict[str, float] | None, new: dict[str, float] | None) -> dict[str, float]:
+    """The usage reducer: each node's share is added to the run's total."""
+    total = dict(old or {})
+    for key, value in (new or {}).items():
+        total[key] = total.get(key, 0) + value
+    return total
+
+
 class RunState(TypedDict, total=False):
     goal: str
     """The user's goal, as given."""
@@ -40,3 +48,24 @@ class RunState(TypedDict, total=False):
     """One record per finished round."""
     decisions: Annotated[list[Decision], operator.add]
     """Every gate decision, in order."""
+    usage: Annotated[dict[str, float], add_usage]
+    """What the run has spent: wall_s (in nodes), sandbox_s, tokens (generated), train_steps."""
+    stop_reason: str | None
+    """Set by a gate that ends the run after closing the round (a spent budget, a failing sandbox)."""
+
+
+def initial_state(goal: str, model: str) -> RunState:
+    """The state a new run starts from: round 0, the starting model as champion, nothing decided yet."""
+    return RunState(
+        goal=goal,
+        round=0,
+        base_model=model,
+        champion=model,
+        candidate=None,
+        current={},
+        level_stats={},
+        history=[],
+        decisions=[],
+        usage={},
+        stop_reason=None,
+    )

@@ -28,3 +28,30 @@ def mcnemar_greater(before: Sequence[bool], after: Sequence[bool]) -> dict[str, 
         "lost": lost,
         "p_value": float(p),
     }
+
+
+def paired_bootstrap_ci(
+    before: Sequence[bool], after: Sequence[bool], *, level: float = 0.95, resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float]:
+    """A percentile bootstrap confidence interval for the difference in pass rate (after - before), resampling
+    whole tasks so each keeps its pair of results. Deterministic for a given seed."""
+    import numpy as np
+
+    if len(before) != len(after):
+        raise ValueError("paired results must cover the same tasks")
+    if not before:
+        return 0.0, 0.0
+    diff = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def compare(before: Sequence[bool], after: Sequence[bool], *, level: float = 0.95) -> dict[str, Any]:
+    """The McNemar test plus the observed difference in pass rate and its paired-bootstrap confidence interval."""
+    test = mcnemar_greater(before, after)
+    low, high = paired_bootstrap_ci(before, after, level=level)
+    n = max(1, test["n"])
+    return {**test, "diff": (test["after_pass"] - test["before_pass"]) / n, "ci": [round(low, 4), round(high, 4)]}

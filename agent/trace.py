@@ -7,7 +7,7 @@ from typing import Any
 from .context import RunContext, model_key
 from .graph import THREAD
 from .rundir import read_jsonl
-from .stats import mcnemar_greater
+from .stats import compare
 
 
 def final_comparison(ctx: RunContext, values: dict[str, Any]) -> dict[str, Any] | None:
@@ -20,7 +20,7 @@ def final_comparison(ctx: RunContext, values: dict[str, Any]) -> dict[str, Any] 
     if not base_file.exists() or not champ_file.exists():
         return None
     base, champ = read_jsonl(base_file), read_jsonl(champ_file)
-    test = mcnemar_greater([r["passed"] for r in base], [r["passed"] for r in champ])
+    test = compare([r["passed"] for r in base], [r["passed"] for r in champ])
     return {
         "champion": values["champion"],
         "n": test["n"],
@@ -29,15 +29,21 @@ def final_comparison(ctx: RunContext, values: dict[str, Any]) -> dict[str, Any] 
         "gained": test["gained"],
         "lost": test["lost"],
         "p_value": test["p_value"],
+        "ci": test["ci"],
     }
 
 
 def build_trace(ctx: RunContext, app: Any) -> dict[str, Any]:
     snapshot = app.get_state(THREAD)
     values = dict(snapshot.values)
+    awaiting = snapshot.interrupts[0].value if snapshot.interrupts else None
+    status = "finished" if not snapshot.next and values else ("not started" if not values else "interrupted")
     return {
         "goal": ctx.config.goal,
-        "status": "finished" if not snapshot.next and values else ("not started" if not values else "interrupted"),
+        "status": "awaiting approval" if awaiting else status,
+        "awaiting": awaiting,
+        "usage": values.get("usage", {}),
+        "stop_reason": values.get("stop_reason"),
         "next": list(snapshot.next),
         "champion": values.get("champion"),
         "rounds": values.get("history", []),
@@ -50,8 +56,17 @@ def _fmt_p(p: float | None) -> str:
     return "-" if p is None else f"{p:.2g}"
 
 
+def _fmt_guard(guard: dict[str, Any] | None) -> str:
+    if not guard or not guard.get("n"):
+        return "-"
+    return f"{guard['champion_pass']}->{guard['candidate_pass']}/{guard['n']}"
+
+
 def format_table(trace: dict[str, Any]) -> str:
-    header = ["round", "tasks", "verified", "repaired", "selected", "method", "champion", "candidate", "p", "promoted"]
+    header = [
+        "round", "tasks", "verified", "repaired", "selected", "method", "champion", "candidate", "p", "95% CI", "guard",
+        "promoted",
+    ]  # fmt: skip
     lines = [header]
     for r in trace["rounds"]:
         ev = r.get("eval") or {}
@@ -67,6 +82,8 @@ def format_table(trace: dict[str, Any]) -> str:
                 f"{ev['champion_pass1']}/{ev['n']}" if ev else "-",
                 f"{ev['candidate_pass1']}/{ev['n']}" if ev else "-",
                 _fmt_p(ev.get("p_value")),
+                f"{ev['ci'][0]:+.0%}..{ev['ci'][1]:+.0%}" if ev.get("ci") else "-",
+                _fmt_guard(ev.get("guard")),
                 "yes" if r["promoted"] else "no",
             ]
         )
@@ -77,7 +94,8 @@ def format_table(trace: dict[str, Any]) -> str:
         out.append(
             f"held-out pass@1: start {final['base_pass1']}/{final['n']} -> champion {final['champion_pass1']}/{final['n']} "
             f"({final['champion_pass1'] - final['base_pass1']:+d} points, +{final['gained']} -{final['lost']} tasks, "
-            f"one-sided McNemar p={_fmt_p(final['p_value'])})"
+            f"one-sided McNemar p={_fmt_p(final['p_value'])}, 95% CI of the difference "
+            f"{final['ci'][0]:+.0%} to {final['ci'][1]:+.0%})"
         )
     return "\n".join(out)
 
@@ -86,10 +104,20 @@ def format_trace(trace: dict[str, Any]) -> str:
     out = [
         f"goal: {trace['goal']}",
         f"status: {trace['status']}"
-        + (f" (next: {', '.join(trace['next'])}; continue with autodidact resume)" if trace["next"] else ""),
+        + (
+            " (autodidact resume RUN_DIR --approve or --reject)"
+            if trace.get("awaiting")
+            else (f" (next: {', '.join(trace['next'])}; continue with autodidact resume)" if trace["next"] else "")
+        ),
     ]
     out.append("decisions:")
     for d in trace["decisions"]:
         out.append(f"  round {d['round']} {d['stage']:<8} {d['verdict']:<8} -> {d['route']:<8} {d['reason']}")
     out.append(format_table(trace))
+    usage = trace.get("usage") or {}
+    if usage:
+        out.append(
+            f"spent: {usage.get('wall_s', 0):.0f} s in nodes, {usage.get('sandbox_s', 0):.0f} sandbox s, "
+            f"{usage.get('tokens', 0):.0f} tokens generated, {usage.get('train_steps', 0):.0f} training steps"
+        )
     return "\n".join(out)

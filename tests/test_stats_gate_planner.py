@@ -45,18 +45,36 @@ def test_evaluate_gate_promotes_only_significant_improvements():
     assert worse["route"] == "rollback" and "not better" in worse["reason"]
 
 
-def test_train_gate_rejects_nan_and_flat_loss():
+RETRIED = {"train": 1, "acquire": 1}
+
+
+def test_train_gate_retries_a_failed_fit_once_then_rolls_back():
     assert judge_train(state_with(train={"losses": [2.0, 1.5, 1.0, 0.8]}), CFG)["route"] == "evaluate"
-    assert judge_train(state_with(train={"losses": [2.0, math.nan]}), CFG)["route"] == "rollback"
-    assert judge_train(state_with(train={"losses": [1.0, 1.1, 1.2, 1.3]}), CFG)["route"] == "rollback"
-    assert judge_train(state_with(train={"error": "boom"}), CFG)["route"] == "rollback"
+    for bad in ({"losses": [2.0, math.nan]}, {"losses": [1.0, 1.1, 1.2, 1.3]}, {"error": "boom"}):
+        first = judge_train(state_with(train=bad), CFG)
+        assert (first["verdict"], first["route"]) == ("retry", "train") and "half the learning rate" in first["reason"]
+        assert judge_train(state_with(train=bad, retries=RETRIED), CFG)["route"] == "rollback"
     assert not loss_is_falling([1.0, 1.0, 1.0, 1.0])
 
 
+def test_a_retry_changes_the_stage_parameters():
+    from autodidact.agent.gate import retry_changes
+
+    state = state_with(plan={"samples_per_task": 4}, train={"params": {"learning_rate": 2e-4}})
+    assert retry_changes("acquire", state)["plan"]["samples_per_task"] == 8
+    again = retry_changes("train", state)
+    assert again["retry_params"] == {"learning_rate": 1e-4} and again["retries"] == {"train": 1}
+
+
 def test_acquire_and_select_gates_need_enough_data():
-    counts = {"tasks": 10, "attempts": 40, "tasks_solved": 1, "sandbox_errors": 0}
-    assert judge_acquire(state_with(counts={**counts, "verified": 1}), CFG)["route"] == "rollback"
+    counts = {"tasks": 10, "attempts": 40, "tasks_solved": 3, "sandbox_errors": 0}
+    assert judge_acquire(state_with(counts={**counts, "verified": 1}), CFG)["route"] == "acquire"
+    assert judge_acquire(state_with(counts={**counts, "verified": 1}, retries=RETRIED), CFG)["route"] == "rollback"
     assert judge_acquire(state_with(counts={**counts, "verified": 10}), CFG)["route"] == "refine"
+    one_task = judge_acquire(state_with(counts={**counts, "verified": 10, "tasks_solved": 1}), CFG)
+    assert one_task["route"] == "acquire" and "tasks solved" in one_task["reason"]
+    broken = judge_acquire(state_with(counts={**counts, "verified": 10, "sandbox_errors": 20}), CFG)
+    assert broken["verdict"] == "stop" and "sandbox itself failed 20 of 40" in broken["reason"]
 
 
 def selected(method, **counts):
@@ -143,3 +161,18 @@ def test_plan_spreads_tasks_and_stops_after_the_last_round():
     p = plan_round(cfg, 1, {}, (1, 2, 3))
     assert sum(p.tasks_per_level.values()) == 10 and not p.stop
     assert plan_round(cfg, 3, {}, (1, 2, 3)).stop
+
+
+def test_the_bootstrap_interval_brackets_the_observed_difference():
+    from autodidact.agent.stats import compare, paired_bootstrap_ci
+
+    before = [True] * 30 + [False] * 70
+    after = [True] * 30 + [True] * 15 + [False] * 55
+    result = compare(before, after)
+    low, high = result["ci"]
+    assert result["diff"] == pytest.approx(0.15) and low < 0.15 < high and low > 0
+    assert paired_bootstrap_ci(before, before) == (0.0, 0.0)
+    noisy = [True, False] * 50
+    swapped = [False, True] * 50
+    low, high = paired_bootstrap_ci(noisy, swapped)
+    assert low < 0 < high

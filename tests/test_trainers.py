@@ -183,3 +183,24 @@ def test_a_diverging_loss_stops_training_and_saves_nothing(tiny_model, tasks, tm
     with pytest.raises(TrainingError, match="non-finite"):
         train_sft(base=str(tiny_model), rows=rows, output_dir=tmp_path / "nan", params=params, progress=False)
     assert not (tmp_path / "nan").exists()
+
+
+def test_each_trainer_is_an_agent_tool_with_a_typed_schema(tiny_model, tasks, tmp_path):
+    from pydantic import ValidationError
+
+    from autodidact.tools.train import trainer_tools
+
+    tools = {t.name: t for t in trainer_tools()}
+    assert set(tools) == {"train_sft", "train_dpo", "train_grpo"}
+    schema = tools["train_dpo"].args_schema.model_json_schema()
+    assert schema["properties"]["beta"]["type"] == "number" and schema["properties"]["beta"]["description"]
+    assert set(schema["required"]) == {"base", "data_file", "output_dir"}
+    assert tools["train_grpo"].args_schema.model_json_schema()["properties"]["sandbox"]["default"] == "local"
+    data = tmp_path / "rows.jsonl"
+    rows = [{"prompt": chat(tiny_model, t.prompt), "completion": f"```python\n{t.reference}\n```"} for t in tasks]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = {"base": str(tiny_model), "data_file": str(data), "output_dir": str(tmp_path / "out"), "bf16": False}
+    with pytest.raises(ValidationError):
+        tools["train_sft"].invoke({**args, "adapter": "qlora"})
+    result = tools["train_sft"].invoke({**args, "epochs": 1, "batch_size": 6, "learning_rate": 1e-3})
+    assert result["method"] == "sft" and result["steps"] == 2 and changed(tiny_model, tmp_path / "out")

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..tools.codeblock import extract_code
-from ..tools.tasks import Task
+from ..tools.tasks import Task, get_family
 from ..tools.verify import Verdict
 from .common import TrainingError, TrainParams, TrainResult, common_args, load_for_training, run_trainer, work_dir
 
@@ -27,7 +26,7 @@ VerifyAll = Callable[[list[tuple[Task, str]]], list[Verdict]]
 @dataclass(kw_only=True)
 class GRPOParams(TrainParams):
     learning_rate: float = field(default=5e-6, metadata={"help": "Peak AdamW learning rate."})
-    epochs: float = field(default=1.0, metadata={"help": "Passes over the training prompts."})
+    epochs: float = field(default=2.0, metadata={"help": "Passes over the training prompts."})
     num_generations: int = field(
         default=4, metadata={"help": "Completions sampled per prompt (the group); batch_size must be a multiple."}
     )
@@ -47,7 +46,7 @@ def verified_reward(verify_all: VerifyAll, format_penalty: float = 0.2) -> Calla
     def sandbox_verified(completions: list[Any], task: list[str], **kwargs: Any) -> list[float]:
         tasks = [Task.from_dict(json.loads(t)) for t in task]
         texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
-        codes = [extract_code(text, t.entry_point) for text, t in zip(texts, tasks, strict=True)]
+        codes = [get_family(t.family).extract(text, t) for text, t in zip(texts, tasks, strict=True)]
         verdicts = verify_all(list(zip(tasks, codes, strict=True)))
         seen.extend(verdicts)
         return [

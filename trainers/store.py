@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from ..tools.files import atomic_write_text
 from .card import model_card
 
 LINEAGE = "lineage.json"
@@ -32,20 +31,6 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class CheckpointStore:
@@ -65,8 +50,8 @@ class CheckpointStore:
 
     def _write(self, record: dict[str, Any]) -> None:
         folder = self.path(record["id"])
-        _atomic_write(folder / LINEAGE, json.dumps(record, indent=2) + "\n")
-        _atomic_write(folder / "README.md", model_card(record))
+        atomic_write_text(folder / LINEAGE, json.dumps(record, indent=2) + "\n")
+        atomic_write_text(folder / "README.md", model_card(record))
 
     def register(
         self,
@@ -149,8 +134,8 @@ class CheckpointStore:
         if history and history[-1]["champion"] == cid:
             return  # a resumed node repeating itself
         entry = {"champion": cid, "round": round_no, "reason": reason, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        _atomic_write(self.root / "champions.jsonl", "".join(json.dumps(e) + "\n" for e in [*history, entry]))
-        _atomic_write(self.root / "champion", cid + "\n")
+        atomic_write_text(self.root / "champions.jsonl", "".join(json.dumps(e) + "\n" for e in [*history, entry]))
+        atomic_write_text(self.root / "champion", cid + "\n")
 
     def rollback_target(self, cid: str) -> str | None:
         """The nearest ancestor of `cid` whose weights still exist (what a rollback returns to), or None."""

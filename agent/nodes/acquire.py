@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...tools.codeblock import extract_code
 from ...tools.generate import SamplingParams
 from ...tools.tasks import Task
 from ..context import RunContext
@@ -18,21 +17,25 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     current = dict(state["current"])
     plan = current["plan"]
     family = ctx.family(plan["family"])
-    heldout_prompts = frozenset(t.prompt for t in ctx.heldout())
+    protected = frozenset(t.prompt for t in ctx.heldout() + ctx.guard_candidates())
     tasks: list[Task] = []
     for level, n in plan["tasks_per_level"].items():
         seed = cfg.seed * 1_000_003 + round_no * 101 + int(level)
-        tasks += family.generate(split="train", difficulty=int(level), n=n, seed=seed, exclude_prompts=heldout_prompts)
+        tasks += family.generate(split="train", difficulty=int(level), n=n, seed=seed, exclude_prompts=protected)
     k = plan["samples_per_task"]
     gen = ctx.generator(state["champion"])
+    retry = current.get("retries", {}).get("acquire", 0)  # a retry draws fresh samples, not the same ones again
     params = SamplingParams(
-        n=k, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed + round_no
+        n=k,
+        temperature=cfg.temperature,
+        max_new_tokens=family.max_new_tokens or cfg.max_new_tokens,
+        seed=cfg.seed + round_no + 1000 * retry,
     )
     with bar(len(tasks) * k, f"round {round_no} sample") as progress:
         replies = gen.complete([t.prompt for t in tasks], params, progress=progress.update)
     flat = [(task, i, reply) for task, samples in zip(tasks, replies, strict=True) for i, reply in enumerate(samples)]
     with bar(len(flat), f"round {round_no} verify") as progress:
-        verdicts = ctx.verify_all([(t, extract_code(reply, t.entry_point)) for t, _, reply in flat], progress.update)
+        verdicts = ctx.verify_all([(t, family.extract(reply, t)) for t, _, reply in flat], progress.update)
     attempts = [
         {
             "task_id": task.id,
@@ -59,7 +62,9 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "attempts": len(attempts),
         "verified": sum(row["passed"] for row in attempts),
         "tasks_solved": len(solved),
-        "sandbox_errors": sum(1 for row in attempts if row["stopped"]),
+        # Runs the sandbox itself failed (not the attempt's own timeouts or limits).
+        "sandbox_errors": sum(1 for row in attempts if row["stopped"] == "sandbox_error"),
+        "stopped_by_limits": sum(1 for row in attempts if row["stopped"] and row["stopped"] != "sandbox_error"),
     }
     current["files"] = {
         "tasks": str(folder.relative_to(ctx.run.path) / "tasks.jsonl"),

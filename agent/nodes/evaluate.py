@@ -1,4 +1,5 @@
-"""evaluate: champion and candidate, greedy, on the same held-out tasks; a paired test of the difference."""
+"""evaluate: champion and candidate, greedy, on the same held-out tasks: a paired test of the difference with a
+confidence interval, and both on the guard set (tasks the starting model solved) to catch forgetting."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from ..context import RunContext, model_key
 from ..progress import bar
 from ..state import RunState
-from ..stats import mcnemar_greater
+from ..stats import compare
 
 
 def split_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -17,6 +18,23 @@ def split_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
         "n_seen": sum(1 for r in rows if not r["unseen_template"]),
         "n_unseen": sum(1 for r in rows if r["unseen_template"]),
     }
+
+
+def guard_counts(state: RunState, ctx: RunContext) -> dict[str, Any]:
+    """Champion and candidate on the guard set: how many of the tasks the starting model solved each still solves."""
+    guard = ctx.guard(state["base_model"])
+    out: dict[str, Any] = {"n": len(guard)}
+    for role in ("champion", "candidate"):
+        location = state[role]  # type: ignore[literal-required]
+        assert location is not None
+        key = model_key(location, state["base_model"])
+        out[f"{role}_pass"] = (
+            len(guard)
+            if key == "base"
+            else sum(r["passed"] for r in ctx.eval_results(location, f"guard-{key}", tasks=guard))
+        )
+    out["regression"] = round((out["champion_pass"] - out["candidate_pass"]) / max(1, len(guard)), 4)
+    return out
 
 
 def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
@@ -30,16 +48,19 @@ def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
         with bar(n, f"round {round_no} eval {role}") as progress:
             results[role] = ctx.eval_results(location, model_key(location, state["base_model"]), progress.update)
     champion, candidate = results["champion"], results["candidate"]
-    test = mcnemar_greater([r["passed"] for r in champion], [r["passed"] for r in candidate])
+    test = compare([r["passed"] for r in champion], [r["passed"] for r in candidate])
     current["eval"] = {
         "n": test["n"],
         "champion_pass1": test["before_pass"],
         "candidate_pass1": test["after_pass"],
         "p_value": test["p_value"],
+        "diff": test["diff"],
+        "ci": test["ci"],
         "gained": test["gained"],
         "lost": test["lost"],
         "champion_split": split_counts(champion),
         "candidate_split": split_counts(candidate),
+        "guard": guard_counts(state, ctx),
     }
     ctx.log(
         f"round {round_no}: evaluate: champion {test['before_pass']}/{test['n']}, candidate "

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from ...prompts import render
-from ...tools.codeblock import extract_code
 from ...tools.generate import SamplingParams
 from ...tools.tasks import Task
 from ..context import RunContext
@@ -21,17 +20,20 @@ def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
     tasks = {t["id"]: Task.from_dict(t) for t in read_jsonl(ctx.run.path / files["tasks"])}
     attempts = read_jsonl(ctx.run.path / files["attempts"])
     solved = {a["task_id"] for a in attempts if a["passed"]}
+    family = ctx.family(current["plan"]["family"])
     # One failed attempt per unsolved task, easiest tasks first (the likeliest to be repaired).
     failed: dict[str, dict[str, Any]] = {}
     for a in sorted(attempts, key=lambda a: (a["difficulty"], a["task_id"], a["sample"])):
-        if a["task_id"] not in solved and a["task_id"] not in failed and extract_code(a["completion"]):
+        task = tasks[a["task_id"]]
+        if a["task_id"] not in solved and a["task_id"] not in failed and family.extract(a["completion"], task):
             failed[a["task_id"]] = a
-    chosen = list(failed.values())[: cfg.max_repairs]
+    # A family whose answers cannot be repaired from feedback (a sum is right or wrong) skips this stage.
+    chosen = list(failed.values())[: cfg.max_repairs] if family.repairable else []
     prompts = [
         render(
             "repair",
             task_prompt=tasks[a["task_id"]].prompt,
-            code=extract_code(a["completion"], tasks[a["task_id"]].entry_point),
+            code=family.extract(a["completion"], tasks[a["task_id"]]),
             feedback=a["feedback"],
         )
         for a in chosen
@@ -44,13 +46,11 @@ def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
         )
         with bar(len(chosen), f"round {round_no} repair") as progress:
             replies = gen.complete(prompts, params, progress=progress.update)
-        codes = [
-            extract_code(reply, tasks[a["task_id"]].entry_point) for a, (reply,) in zip(chosen, replies, strict=True)
-        ]
+        codes = [family.extract(reply, tasks[a["task_id"]]) for a, (reply,) in zip(chosen, replies, strict=True)]
         verdicts = ctx.verify_all([(tasks[a["task_id"]], code) for a, code in zip(chosen, codes, strict=True)])
         for a, (reply,), code, verdict in zip(chosen, replies, codes, verdicts, strict=True):
             task = tasks[a["task_id"]]
-            original = extract_code(a["completion"], task.entry_point)
+            original = family.extract(a["completion"], task)
             repairs.append(
                 {
                     "task_id": task.id,
@@ -71,6 +71,7 @@ def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
         **current["counts"],
         "repairs_tried": len(repairs),
         "repaired": sum(r["passed"] for r in repairs),
+        "repair_copies": sum(1 for r in repairs if r["passed"] and r["copied"]),
     }
     ctx.log(f"round {round_no}: refine: {current['counts']['repaired']} of {len(repairs)} repairs verified")
     return {"current": current}

@@ -5,28 +5,30 @@
   attempt it repaired), capped per task.
 - GRPO prompts: tasks whose attempts had mixed outcomes (a group with equal rewards teaches nothing).
 
-Anything whose task is in the held-out set is dropped. Every row names the file and line it came from, so a
-checkpoint's lineage leads back to the sandbox runs that verified its data.
+Nothing that overlaps the held-out or guard tasks is kept (`decontaminate.py`), nor a repair that merely
+copies the failed attempt, nor a near-duplicate of a row of the same task. Every row names the file and line it
+came from, so a checkpoint's lineage leads back to the sandbox runs that verified its data.
 """
 
 from __future__ import annotations
 
 import json
-import re
+from collections import Counter
 from typing import Any
 
-from ...tools.codeblock import extract_code, truncate_after_code
+from ...tools.codeblock import truncate_after_code
 from ...tools.tasks import Task
 from ..context import RunContext
+from ..decontaminate import Decontaminator, ngrams, normalise_code
 from ..planner import choose_trainer, data_diagnostics
 from ..rundir import read_jsonl, write_jsonl
 from ..state import RunState
 
 
-def normalise_code(code: str) -> str:
-    """Code with comments, blank lines and trailing spaces removed: two rows equal under this are duplicates."""
-    lines = [re.sub(r"\s+#.*$|^\s*#.*$", "", ln).rstrip() for ln in code.splitlines()]
-    return "\n".join(ln for ln in lines if ln.strip())
+def near_duplicate(code: str, others: list[str], threshold: float = 0.9) -> bool:
+    """Whether `code` shares at least `threshold` of its token 5-grams (Jaccard) with one of `others`."""
+    mine = ngrams(code)
+    return any(len(mine & (g := ngrams(o))) / max(1, len(mine | g)) >= threshold for o in others)
 
 
 def _load(ctx: RunContext, sources: list[dict[str, str]]) -> tuple[dict[str, Task], list[dict[str, Any]]]:
@@ -51,26 +53,38 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
     # whichever model wrote it, and a round that was rolled back should not waste what it sampled.
     sources = [files] + ([r["files"] for r in state.get("history", []) if r.get("files")] if cfg.accumulate else [])
     tasks, items = _load(ctx, sources)
-    heldout_prompts = {t.prompt for t in ctx.heldout()}
     gen = ctx.generator(state["champion"])
-    overlap = {i for i, item in enumerate(items) if tasks[item["task_id"]].prompt in heldout_prompts}
-    usable = [item for i, item in enumerate(items) if i not in overlap]
+    clean = Decontaminator(ctx.heldout() + ctx.guard_candidates(), threshold=cfg.decontamination_threshold)
+    dropped: Counter[str] = Counter()
+    usable = []
+    for item in items:
+        task = tasks[item["task_id"]]
+        why = clean.overlap(task, ctx.family(task.family).extract(item["completion"], task) if item["passed"] else "")
+        if why:
+            dropped[why] += 1
+        elif not (item["source"] == "repair" and item.get("copied")):
+            usable.append(item)
 
     seen: set[tuple[str, str]] = set()
     chosen: dict[str, list[dict[str, Any]]] = {}
-    duplicates, earlier = 0, 0
+    duplicates, near, earlier = 0, 0, 0
     rows = []
     # Shorter verified answers first: they are cheaper to sample later and as correct.
     for item in sorted((i for i in usable if i["passed"]), key=lambda r: (r["task_id"], len(r["completion"]))):
         task = tasks[item["task_id"]]
         completion = truncate_after_code(item["completion"]).strip()
-        code = normalise_code(extract_code(completion, task.entry_point))
+        extract = ctx.family(task.family).extract
+        code = normalise_code(extract(completion, task))
         if (task.id, code) in seen:
             duplicates += 1
             continue
+        kept = chosen.setdefault(task.id, [])
+        if near_duplicate(code, [normalise_code(extract(k["completion"], task)) for k in kept]):
+            near += 1
+            continue
         seen.add((task.id, code))
-        chosen.setdefault(task.id, []).append(dict(item, completion=completion))
-        if len(chosen[task.id]) > cfg.max_rows_per_task:
+        kept.append(dict(item, completion=completion))
+        if len(kept) > cfg.max_rows_per_task:
             continue
         earlier += item["earlier"]
         rows.append(
@@ -118,12 +132,14 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
         for tid in mixed[: cfg.max_grpo_prompts]
     ]
 
+    # The gate's check that nothing protected got through, whichever way each dataset was built.
+    leaked = sum(1 for d in (rows, pairs, prompts) for r in d if clean.task_overlap(tasks[r["task_id"]]))
     folder = ctx.run.round_dir(round_no)
     for name, data in (("selected", rows), ("pairs", pairs), ("prompts", prompts)):
         write_jsonl(folder / f"{name}.jsonl", data)
         files[name] = str(folder.relative_to(ctx.run.path) / f"{name}.jsonl")
     diagnostics = data_diagnostics(outcomes, len(rows), len(pairs), len(prompts))
-    method, reason = choose_trainer(cfg.trainer, diagnostics, cfg)
+    method, reason = choose_trainer(cfg.trainer, diagnostics, cfg, ctx.family(current["plan"]["family"]).trainers)
     current["files"] = files
     current["trainer"] = {"method": method, "reason": reason, "diagnostics": diagnostics}
     current["counts"] = {
@@ -132,11 +148,16 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "pairs": len(pairs),
         "grpo_prompts": len(prompts),
         "duplicates_dropped": duplicates,
-        "heldout_overlap_dropped": len(overlap),
+        "near_duplicates_dropped": near,
+        "verified_before_dedup": sum(1 for i in usable if i["passed"]),
+        "decontaminated": dict(dropped),
+        "heldout_overlap_dropped": sum(dropped.values()),
+        "protected_overlap_after": leaked,
         "selected_from_earlier_rounds": earlier,
     }
     ctx.log(
         f"round {round_no}: select: {len(rows)} rows, {len(pairs)} pairs, {len(prompts)} GRPO prompts "
-        f"({duplicates} duplicates, {len(overlap)} held-out overlaps dropped); trainer {method}: {reason}"
+        f"({duplicates} duplicates, {near} near-duplicates, {sum(dropped.values())} overlapping held-out or guard "
+        f"tasks dropped); trainer {method}: {reason}"
     )
     return {"current": current}

@@ -7,6 +7,7 @@ champion's (collapse of length or diversity), and the checkpoint store records t
 from __future__ import annotations
 
 import dataclasses
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,13 @@ def method_params(method: str, cfg: Any, n_items: int, round_no: int) -> TrainPa
     }
     if method == "grpo":
         params: TrainParams = PARAMS["grpo"](
-            **common,
-            max_steps=cfg.max_steps_per_round,
-            max_completion_length=cfg.max_new_tokens,
-            temperature=cfg.temperature,
+            **common, max_completion_length=cfg.max_new_tokens, temperature=cfg.temperature
         )
+        params = dataclasses.replace(params, **cfg.train_params.get(method, {}))
+        # Each step samples batch_size completions (batch_size / num_generations prompts): cap the steps.
+        per_epoch = math.ceil(n_items * params.num_generations / params.batch_size)  # type: ignore[attr-defined]
+        steps = min(cfg.max_steps_per_round, math.ceil(params.epochs * per_epoch))
+        return params if params.max_steps > 0 else dataclasses.replace(params, max_steps=steps)
     else:
         epochs = min(cfg.epochs, cfg.max_steps_per_round * cfg.train_batch_size / max(1, n_items))
         extra = {"learning_rate": cfg.learning_rate} if method == "sft" else {}
@@ -83,6 +86,7 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
     for leftover in output.parent.glob(f".{output.name}-*"):
         shutil.rmtree(leftover, ignore_errors=True)
     params = method_params(method, cfg, len(items), round_no)
+    params = dataclasses.replace(params, **current.get("retry_params", {}))  # a retry after a failed fit
     ctx.log(f"round {round_no}: train: {method} on {len(items)} {DATA_FILE[method]} ({params.to_dict()})")
     base, logs = ctx.resolve(state["champion"]), ctx.run.path / "logs" / f"round-{round_no}"
     common: dict[str, Any] = {"base": base, "output_dir": output, "log_dir": logs, "progress": not ctx.quiet}
@@ -95,8 +99,9 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
             reward = verified_reward(ctx.verify_all, params.format_penalty)  # type: ignore[attr-defined]
             result = train_grpo(prompts=items, reward=reward, params=params, **common)  # type: ignore[arg-type]
     except TrainingError as exc:
-        current["train"] = {"method": method, "error": str(exc), "rows": len(items)}
+        current["train"] = {"method": method, "error": str(exc), "rows": len(items), "params": params.to_dict()}
         return {"current": current, "candidate": None}
+    ctx.usage["train_steps"] += result.steps
     candidate = str(output.relative_to(ctx.run.path))
     record = {
         "method": method,

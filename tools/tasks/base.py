@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from ...sandbox import Sandbox
+from ..codeblock import extract_code
 from ..verify import Verdict
 
 Split = Literal["train", "heldout"]
@@ -44,6 +45,16 @@ class TaskFamily(abc.ABC):
     name: str
     description: str
     levels: tuple[int, ...] = (1, 2, 3, 4, 5)
+    repairable: bool = True
+    """Whether refine may show the model a failed attempt with the sandbox's feedback and ask for a repair."""
+    trainers: tuple[str, ...] = ("sft", "dpo", "grpo")
+    """The training methods that suit the family (`--trainer auto` chooses among them)."""
+    max_new_tokens: int | None = None
+    """The longest answer worth generating (None: the run's --max-new-tokens)."""
+
+    def extract(self, reply: str, task: Task) -> str:
+        """What of the model's reply is verified: by default the code of its first fitting code block."""
+        return extract_code(reply, task.entry_point)
 
     @abc.abstractmethod
     def generate(

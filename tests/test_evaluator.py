@@ -1,0 +1,175 @@
+"""The evaluator: it cannot be fooled by a worse candidate, it promotes a better one, it keeps evaluation tasks
+out of training, it stops when the budget is spent, and it can wait for a person before promoting."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autodidact.agent.cli import main
+from autodidact.agent.config import RunConfig
+from autodidact.agent.context import RunContext
+from autodidact.agent.gate import judge_evaluate, judge_plan
+from autodidact.agent.nodes.evaluate import evaluate
+from autodidact.agent.nodes.select import select
+from autodidact.agent.rundir import RunDir, write_jsonl
+from autodidact.tools.generate import Generator
+from autodidact.tools.tasks.python_functions import make_task, training_templates
+from autodidact.trainers import SFTParams, train_sft
+
+SEEDS = [0, 1, 2, 3, 4]
+
+
+def finetune(base: Path, target: Path, *, wrong: bool, seed: int = 0) -> Path:
+    """The tiny model trained further on level-1 tasks: on reference solutions, or on wrong answers only."""
+    gen = Generator(str(base))
+    rng = random.Random(100 + seed)
+    pool = [t for t in training_templates() if t.level == 1]
+    rows = []
+    for _ in range(200):
+        task = make_task(rng.choice(pool), rng, "train")
+        answer = f"def {task.entry_point}(*args):\n    return None" if wrong else task.reference
+        rows.append({"prompt": gen.chat_prompt(task.prompt), "completion": f"```python\n{answer}\n```"})
+    params = SFTParams(epochs=4, learning_rate=1e-2, batch_size=16, bf16=False, seed=seed)
+    train_sft(base=str(base), rows=rows, output_dir=target, params=params, progress=False)
+    return target
+
+
+@pytest.fixture(scope="module")
+def candidates(warm_model, tmp_path_factory):
+    root = tmp_path_factory.mktemp("candidates")
+    return {
+        "degraded": finetune(warm_model, root / "degraded", wrong=True),
+        "better": finetune(warm_model, root / "better", wrong=False),
+    }
+
+
+def judged(champion: Path, candidate: Path, run_dir: Path, seed: int) -> dict:
+    config = RunConfig(goal="g", seed=seed, levels=[1], heldout_tasks=40, guard_tasks=40)
+    ctx = RunContext(config=config, run=RunDir.create(run_dir, config), quiet=True)
+    ctx.make_heldout()
+    state = {"round": 1, "base_model": str(champion), "champion": str(champion), "candidate": str(candidate)}
+    state["current"] = evaluate({**state, "current": {"round": 1}}, ctx)["current"]
+    ctx.close()
+    return judge_evaluate(state, config)
+
+
+def test_a_candidate_trained_on_wrong_answers_is_never_promoted(warm_model, candidates, tmp_path):
+    for seed in SEEDS:
+        decision = judged(warm_model, candidates["degraded"], tmp_path / f"run-{seed}", seed)
+        assert decision["route"] == "rollback", decision["reason"]
+        assert decision["numbers"]["candidate_pass1"] < decision["numbers"]["champion_pass1"]
+
+
+def test_a_genuinely_better_candidate_is_promoted(warm_model, candidates, tmp_path):
+    for seed in SEEDS:
+        decision = judged(warm_model, candidates["better"], tmp_path / f"run-{seed}", seed)
+        assert decision["route"] == "promote", decision["reason"]
+        low, high = decision["numbers"]["ci"]
+        assert 0 < low <= decision["numbers"]["diff"] <= high
+        guard = decision["numbers"]["guard"]
+        assert guard["n"] > 0 and guard["champion_pass"] == guard["n"]
+
+
+def test_forgetting_on_the_guard_set_blocks_a_promotion():
+    config = RunConfig(goal="g", guard_tolerance=0.05)
+    ev = {"n": 100, "champion_pass1": 30, "candidate_pass1": 45, "gained": 15, "lost": 0, "p_value": 1e-4}
+    ok = {"n": 40, "champion_pass": 40, "candidate_pass": 39, "regression": 0.025}
+    forgot = {"n": 40, "champion_pass": 40, "candidate_pass": 30, "regression": 0.25}
+    state = {"round": 1, "current": {"eval": {**ev, "diff": 0.15, "ci": [0.08, 0.22], "guard": ok}}}
+    assert judge_evaluate(state, config)["route"] == "promote"
+    state["current"]["eval"]["guard"] = forgot
+    decision = judge_evaluate(state, config)
+    assert decision["route"] == "rollback" and "forgot: guard set 30/40" in decision["reason"]
+
+
+def test_select_removes_every_planted_heldout_and_guard_task(tiny_model, tmp_path):
+    config = RunConfig(goal="g", levels=[1], heldout_tasks=20, guard_tasks=20)
+    ctx = RunContext(config=config, run=RunDir.create(tmp_path / "run", config), quiet=True)
+    ctx.make_heldout()
+    protected = ctx.heldout() + ctx.guard_candidates()
+    taken = frozenset(t.prompt for t in protected)
+    honest = ctx.family("python-functions").generate(split="train", difficulty=1, n=10, seed=9, exclude_prompts=taken)
+    planted = []
+    for i, task in enumerate(protected[:12]):
+        prompt = task.prompt if i % 2 else "  " + task.prompt.replace(" ", "  ").upper()  # copies and near-copies
+        planted.append(task.to_dict() | {"id": f"planted-{i}", "split": "train", "prompt": prompt})
+    tasks = [t.to_dict() for t in honest] + planted
+    attempts = [
+        {"task_id": t["id"], "sample": s, "difficulty": 1, "completion": f"```python\n{t['reference']}\n```",
+         "passed": s == 0, "feedback": "", "stopped": None}
+        for t in tasks for s in range(2)
+    ]  # fmt: skip
+    folder = ctx.run.round_dir(1)
+    write_jsonl(folder / "tasks.jsonl", tasks)
+    write_jsonl(folder / "attempts.jsonl", attempts)
+    write_jsonl(folder / "repairs.jsonl", [])
+    files = {k: f"data/round-1/{k}.jsonl" for k in ("tasks", "attempts", "repairs")}
+    current = {"files": files, "counts": {}, "plan": {"family": "python-functions"}}
+    state = {"round": 1, "champion": str(tiny_model), "history": [], "current": current}
+    current = select(state, ctx)["current"]
+    counts = current["counts"]
+    assert counts["heldout_overlap_dropped"] == 2 * len(planted), counts  # every attempt at a planted task
+    assert set(counts["decontaminated"]) <= {"prompt_exact", "prompt_ngram"} and counts["protected_overlap_after"] == 0
+    for name in ("selected", "pairs", "prompts"):
+        for line in (ctx.run.path / current["files"][name]).read_text().splitlines():
+            assert not json.loads(line)["task_id"].startswith("planted-")
+    assert counts["selected"] == len(honest)
+    ctx.close()
+
+
+def test_the_plan_gate_stops_on_a_spent_budget_or_lost_patience():
+    plan = {"stop": False, "reason": "r", "n_tasks": 1, "levels": [1]}
+    config = RunConfig(goal="g", budget={"tokens": 1000}, patience=2)
+    fresh = {"round": 2, "current": {"plan": plan}, "usage": {"tokens": 10}, "history": [{"promoted": True}]}
+    assert judge_plan(fresh, config)["route"] == "acquire"
+    spent = judge_plan({**fresh, "usage": {"tokens": 1500}}, config)
+    assert spent["verdict"] == "stop" and "tokens budget is spent (1500 of 1000)" in spent["reason"]
+    idle = judge_plan({**fresh, "history": [{"promoted": True}, {"promoted": False}, {"promoted": False}]}, config)
+    assert idle["verdict"] == "stop" and "2 rounds in a row without a promotion" in idle["reason"]
+
+
+def tiny_args(model: Path, run_dir: Path, *extra: str) -> list[str]:
+    return [
+        "run", "write small python functions", "--model", str(model), "--run-dir", str(run_dir), "--levels", "1",
+        "--heldout-tasks", "40", "--tasks-per-round", "48", "--samples", "4", "--epochs", "4",
+        "--learning-rate", "2e-3", "--quiet", *extra,
+    ]  # fmt: skip
+
+
+def trace(run_dir: Path, capsys) -> dict:
+    capsys.readouterr()
+    assert main(["trace", str(run_dir), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_spent_training_budget_ends_the_run_cleanly(warm_model, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(tiny_args(warm_model, run_dir, "--rounds", "3", "--budget", "steps=1")) == 0
+    t = trace(run_dir, capsys)
+    assert t["status"] == "finished" and len(t["rounds"]) == 1
+    assert "train_steps budget is spent" in t["decisions"][-1]["reason"]
+    assert t["usage"]["train_steps"] >= 1 and t["usage"]["tokens"] > 0 and t["usage"]["sandbox_s"] > 0
+
+
+def test_a_promotion_can_wait_for_a_person(warm_model, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(tiny_args(warm_model, run_dir, "--rounds", "1", "--approve", "promote")) == 0
+    t = trace(run_dir, capsys)
+    assert t["status"] == "awaiting approval" and t["awaiting"]["candidate"] == "models/round-1"
+    assert main(["resume", str(run_dir), "--quiet"]) == 2  # it must be told which
+    rejected = tmp_path / "rejected"
+    shutil.copytree(run_dir, rejected)
+    assert main(["resume", str(run_dir), "--approve", "--quiet"]) == 0
+    approved = trace(run_dir, capsys)
+    assert approved["status"] == "finished" and approved["champion"] == "models/round-1"
+    assert "approved by a person" in [d for d in approved["decisions"] if d["stage"] == "evaluate"][-1]["reason"]
+    assert main(["resume", str(rejected), "--reject", "--quiet"]) == 0
+    t = trace(rejected, capsys)
+    assert t["status"] == "finished" and t["champion"] == str(warm_model)
+    assert "rejected by a person" in [d for d in t["decisions"] if d["stage"] == "evaluate"][-1]["reason"]
+    assert not (rejected / "models/round-1/model.safetensors").exists()

@@ -131,3 +131,40 @@ def test_a_sandbox_that_cannot_run_here_is_a_one_line_error(tmp_path, capsys, mo
     assert "E2B_API_KEY is not set" in err and "--sandbox local" in err
     err = run_cli(["run", "write functions", "--sandbox", "e2b", "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
     assert "E2B_API_KEY is not set" in err and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "words"),
+    [
+        (["--train-param", "dpo.beta"], "METHOD.NAME=VALUE"),
+        (["--train-param", "ppo.beta=1"], "METHOD.NAME=VALUE"),
+        (["--train-param", "dpo.gamma=1"], "dpo has no hyper-parameter 'gamma'"),
+        (["--train-param", "sft.epochs=many"], "epochs takes a float"),
+        (["--budget", "wall=soon"], "--budget wall=soon"),
+        (["--budget", "coffee=3"], "KEY one of wall, sandbox, tokens, steps"),
+    ],
+)
+def test_bad_trainer_and_budget_options(flag, words, tmp_path, capsys):
+    err = run_cli(["run", "g", "--run-dir", str(tmp_path / "r"), *flag], capsys, tmp_path)
+    assert words in err and not (tmp_path / "r").exists()
+
+
+def test_rollback_needs_a_finished_run_with_an_ancestor(tmp_path, capsys):
+    err = run_cli(["rollback", str(tmp_path / "none")], capsys, tmp_path)
+    assert "not a directory" in err
+
+
+def test_budget_and_train_params_are_parsed():
+    from autodidact.agent.cli import parse_budget, parse_train_params
+
+    assert parse_budget("wall=30m, sandbox=600s,tokens=2e6,steps=500") == {
+        "wall_s": 1800.0,
+        "sandbox_s": 600.0,
+        "tokens": 2e6,
+        "train_steps": 500.0,
+    }
+    assert parse_train_params(["dpo.beta=0.2", "grpo.num_generations=8", "sft.bf16=false"]) == {
+        "dpo": {"beta": 0.2},
+        "grpo": {"num_generations": 8},
+        "sft": {"bf16": False},
+    }

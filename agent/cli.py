@@ -1,7 +1,9 @@
 """The `autodidact` command.
 
 autodidact run "get better at writing small Python functions"
-autodidact trace runs/<dir> [--json]
+autodidact trace runs/<dir> [--json] [--round K --stage S]
+autodidact runs [runs/]
+autodidact report runs/<dir> [-o report.html]
 autodidact resume runs/<dir>
 autodidact rollback runs/<dir> [--to models/round-K]
 autodidact exec program.py [--json]
@@ -185,9 +187,34 @@ def build_parser() -> argparse.ArgumentParser:
     answer.add_argument("--approve", action="store_true", help="approve the promotion the run is waiting on")
     answer.add_argument("--reject", action="store_true", help="reject the promotion the run is waiting on")
 
-    trace = sub.add_parser("trace", help="show a run: gate decisions and per-round results")
+    trace = sub.add_parser(
+        "trace",
+        help="show a run: the timeline of nodes with the gate's verdicts, and per-round results",
+        description="Show a run from its checkpoint history: every node with its start, duration and (for the "
+        "gates) verdict and reason, interruptions and resumes, and the per-round table. With --round and "
+        "--stage, show what that stage produced: attempts with their sandbox verdicts, repairs, selected rows, "
+        "the training record, or the evaluation per task.",
+    )
     trace.add_argument("run_dir", type=Path)
     trace.add_argument("--json", action="store_true", help="print one JSON object")
+    trace.add_argument("--round", type=_positive(int), metavar="K", help="drill into round K (with --stage)")
+    trace.add_argument("--stage", choices=["plan", "acquire", "refine", "select", "train", "evaluate"])
+    trace.add_argument("--limit", type=_positive(int), default=10, help="rows to show in a drill-down (default 10)")
+
+    runs = sub.add_parser("runs", help="list the runs in a directory: goal, rounds, champion, held-out pass@1")
+    runs.add_argument("root", type=Path, nargs="?", default=Path("runs"), help="where the runs are (default runs)")
+    runs.add_argument("--json", action="store_true", help="print one JSON list")
+
+    report = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a run, with plots and a browser of its attempts",
+        description="Write one HTML file (no network needed to open it): held-out pass@1 per round with 95% "
+        "intervals, the data funnel, training loss curves, difficulty over rounds, time per stage, the gate's "
+        "decisions, and a searchable sample of attempts and repairs with their verdicts. Every run writes "
+        "RUN_DIR/report.html when it stops.",
+    )
+    report.add_argument("run_dir", type=Path)
+    report.add_argument("-o", "--output", type=Path, help="where to write it (default RUN_DIR/report.html)")
 
     back = sub.add_parser(
         "rollback",
@@ -298,17 +325,23 @@ def parse_train_params(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _execute(ctx: Any, initial: Any) -> int:
+def _execute(ctx: Any, initial: Any, kind: str) -> int:
     from .graph import compile_graph, run_graph
+    from .report import write_report
     from .trace import build_trace, format_table
 
     app = compile_graph(ctx)
     start = time.monotonic()
+    ctx.run.session({"start": kind})
+    status = "interrupted"
     try:
         run_graph(app, initial)
+        status = "stopped"
     finally:
         ctx.close()
+        ctx.run.session({"end": status})
     trace = build_trace(ctx, app)
+    write_report(ctx, app)
     if trace["awaiting"]:
         waiting = trace["awaiting"]
         ctx.log(
@@ -340,7 +373,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ctx.make_heldout()
     CheckpointStore(run.path).set_champion(location, reason="the starting model", round_no=0)
     initial = initial_state(config.goal, location)
-    return _execute(ctx, initial)
+    return _execute(ctx, initial, "run")
 
 
 def _open(run_dir: Path, quiet: bool = True) -> Any:
@@ -372,17 +405,55 @@ def cmd_resume(args: argparse.Namespace) -> int:
         from langgraph.types import Command
 
         ctx.log(f"resume: the promotion is {'approved' if args.approve else 'rejected'} by a person")
-        return _execute(ctx, Command(resume={"approve": bool(args.approve)}))
-    return _execute(ctx, None)
+        return _execute(ctx, Command(resume={"approve": bool(args.approve)}), "resume")
+    return _execute(ctx, None, "resume")
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
     from .graph import compile_graph
-    from .trace import build_trace, format_trace
+    from .trace import build_trace, format_detail, format_trace, stage_detail
 
     ctx = _open(args.run_dir)
     trace = build_trace(ctx, compile_graph(ctx))
+    if args.round or args.stage:
+        if not (args.round and args.stage):
+            raise UserError("--round and --stage go together, e.g. autodidact trace RUN_DIR --round 1 --stage acquire")
+        try:
+            detail = stage_detail(ctx, trace, args.round, args.stage)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        print(json.dumps(detail, indent=2) if args.json else format_detail(detail, args.limit))
+        return 0
     print(json.dumps(trace, indent=2) if args.json else format_trace(trace))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .trace import list_runs
+
+    if not args.root.is_dir():
+        raise UserError(f"{args.root} is not a directory; give the folder that holds run directories")
+    found = list_runs(args.root)
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    if not found:
+        print(f"no runs in {args.root}")
+    for r in found:
+        print(
+            f"{r['run']}  goal: {r['goal']!r}  rounds: {r['rounds']} ({r['promoted']} promoted)  "
+            f"champion: {r['champion']}  held-out pass@1: {r.get('heldout', '-')}"
+        )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .graph import compile_graph
+    from .report import write_report
+
+    ctx = _open(args.run_dir)
+    path = write_report(ctx, compile_graph(ctx), args.output)
+    print(path)
     return 0
 
 
@@ -458,7 +529,15 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", module="transformers")
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "trace": cmd_trace, "rollback": cmd_rollback, "exec": cmd_exec}
+COMMANDS = {
+    "run": cmd_run,
+    "resume": cmd_resume,
+    "trace": cmd_trace,
+    "runs": cmd_runs,
+    "report": cmd_report,
+    "rollback": cmd_rollback,
+    "exec": cmd_exec,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

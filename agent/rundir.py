@@ -8,6 +8,8 @@ Layout:
     models/round-K/             the candidate checkpoint trained in round K (deleted if rejected)
     champion                    the location of the current champion (one line)
     metrics.jsonl               one line per finished round (derived from the state; rewritten whole)
+    sessions.jsonl              one line when a process starts working on the run, one when it stops
+    report.html                 the run at a glance, with plots (rewritten at the end of every session)
     run.log                     progress, one line per event
 
 Every file is written to a temporary name and renamed into place, so a killed process leaves either the old
@@ -102,6 +104,17 @@ class RunDir:
 
     def model_dir(self, round_no: int) -> Path:
         return self.path / "models" / f"round-{round_no}"
+
+    def session(self, event: dict[str, Any]) -> None:
+        """Append a session event: {"start": kind} when a process takes the run up, {"end": status} when it stops.
+        A start without an end before the next start is a process that was killed."""
+        line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **event})
+        with open(self.path / "sessions.jsonl", "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    def sessions(self) -> list[dict[str, Any]]:
+        path = self.path / "sessions.jsonl"
+        return read_jsonl(path) if path.exists() else []
 
     def log(self, message: str) -> None:
         """Append one line to run.log (a log, not state: a resumed stage may log twice)."""

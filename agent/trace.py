@@ -1,7 +1,11 @@
-"""Reading a run back from its checkpoint database: the rounds, the gate's decisions, the final comparison."""
+"""Reading a run back from its checkpoint database: the timeline of nodes, the rounds, the gate's decisions,
+the final comparison, and the attempts behind any stage."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from .context import RunContext, model_key
@@ -33,6 +37,53 @@ def final_comparison(ctx: RunContext, values: dict[str, Any]) -> dict[str, Any] 
     }
 
 
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def timeline(ctx: RunContext, app: Any) -> list[dict[str, Any]]:
+    """Every node the run executed, from the checkpoint history: when it started, how long it took, and for a
+    gate its verdict and reason. Processes that were killed show as an `interrupted` entry (from the session
+    log) followed by a `resumed` one."""
+    snaps = list(app.get_state_history(THREAD))[::-1]
+    entries: list[dict[str, Any]] = []
+    for before, after in zip(snaps, snaps[1:], strict=False):
+        if not before.next or before.next[0] == "__start__":
+            continue
+        entry: dict[str, Any] = {
+            "node": before.next[0],
+            "round": after.values.get("round", 0),
+            "start": before.created_at,
+            "duration_s": round(_seconds(after.created_at) - _seconds(before.created_at), 2),
+        }
+        if entry["node"].startswith("gate_") and after.values.get("decisions"):
+            decision = after.values["decisions"][-1]
+            entry.update(verdict=decision["verdict"], route=decision["route"], reason=decision["reason"])
+        entries.append(entry)
+    if snaps and snaps[-1].next:
+        entries.append({"node": snaps[-1].next[0], "round": snaps[-1].values.get("round", 0),
+                        "start": snaps[-1].created_at, "duration_s": None, "pending": True})  # fmt: skip
+    sessions = ctx.run.sessions()
+    for i, event in enumerate(sessions):
+        if "start" not in event or i == 0:
+            continue
+        if "end" in sessions[i - 1]:
+            continue
+        # The previous process never said it stopped: it was killed. Its last node is the one running then.
+        resumed = _seconds(event["time"])
+        running = [e for e in entries if _seconds(e["start"]) <= resumed]
+        node = running[-1]["node"] if running else "start"
+        for e in running[-1:]:
+            e["interrupted"] = True
+        entries.append({"node": "(interrupted)", "round": running[-1]["round"] if running else 0,
+                        "start": running[-1]["start"] if running else sessions[i - 1]["time"], "duration_s": None,
+                        "reason": f"the process stopped without finishing, during {node}"})  # fmt: skip
+        entries.append({"node": "(resumed)", "round": running[-1]["round"] if running else 0,
+                        "start": event["time"], "duration_s": None, "reason": f"{event['start']} continued"})  # fmt: skip
+    entries.sort(key=lambda e: _seconds(e["start"]))
+    return entries
+
+
 def build_trace(ctx: RunContext, app: Any) -> dict[str, Any]:
     snapshot = app.get_state(THREAD)
     values = dict(snapshot.values)
@@ -46,9 +97,11 @@ def build_trace(ctx: RunContext, app: Any) -> dict[str, Any]:
         "stop_reason": values.get("stop_reason"),
         "next": list(snapshot.next),
         "champion": values.get("champion"),
+        "base_model": values.get("base_model"),
         "rounds": values.get("history", []),
         "decisions": values.get("decisions", []),
         "final": final_comparison(ctx, values),
+        "timeline": timeline(ctx, app),
     }
 
 
@@ -110,9 +163,14 @@ def format_trace(trace: dict[str, Any]) -> str:
             else (f" (next: {', '.join(trace['next'])}; continue with autodidact resume)" if trace["next"] else "")
         ),
     ]
-    out.append("decisions:")
-    for d in trace["decisions"]:
-        out.append(f"  round {d['round']} {d['stage']:<8} {d['verdict']:<8} -> {d['route']:<8} {d['reason']}")
+    out.append("timeline:")
+    for e in trace["timeline"]:
+        start = e["start"][11:19]
+        took = "   ..." if e["duration_s"] is None else f"{e['duration_s']:6.1f}s"
+        verdict = f" {e['verdict']} -> {e['route']}: {e['reason']}" if "verdict" in e else ""
+        extra = f" {e['reason']}" if e["node"].startswith("(") else ""
+        flag = " (interrupted here)" if e.get("interrupted") else ""
+        out.append(f"  {start} {took}  round {e['round']} {e['node']:<14}{verdict}{extra}{flag}")
     out.append(format_table(trace))
     usage = trace.get("usage") or {}
     if usage:
@@ -121,3 +179,80 @@ def format_trace(trace: dict[str, Any]) -> str:
             f"{usage.get('tokens', 0):.0f} tokens generated, {usage.get('train_steps', 0):.0f} training steps"
         )
     return "\n".join(out)
+
+
+STAGE_FILES = {"acquire": "attempts", "refine": "repairs", "select": "selected"}
+
+
+def stage_detail(ctx: RunContext, trace: dict[str, Any], round_no: int, stage: str) -> dict[str, Any]:
+    """What a stage of a round produced: its gate decision and its rows (attempts with their sandbox verdicts,
+    repairs, selected rows, the training record, or the evaluation per task)."""
+    record = next((r for r in trace["rounds"] if r["round"] == round_no), None)
+    if record is None:
+        raise ValueError(f"round {round_no} has not finished; rounds: {[r['round'] for r in trace['rounds']]}")
+    decision = next((d for d in trace["decisions"] if d["round"] == round_no and d["stage"] == stage), None)
+    detail: dict[str, Any] = {"round": round_no, "stage": stage, "decision": decision}
+    files = record.get("files", {})
+    if stage in STAGE_FILES and STAGE_FILES[stage] in files:
+        detail["rows"] = read_jsonl(ctx.run.path / files[STAGE_FILES[stage]])
+    elif stage == "plan":
+        detail["rows"] = [record["plan"]]
+    elif stage == "train":
+        detail["rows"] = [record.get("train") or {}]
+        log = ctx.run.path / "logs" / f"round-{round_no}" / "log_history.jsonl"
+        if log.exists():
+            detail["log"] = read_jsonl(log)
+    elif stage == "evaluate" and record.get("eval") and record.get("checkpoint"):
+        base = trace["base_model"]
+        champion = read_jsonl(ctx.run.path / "data" / "eval" / f"{model_key(record['parent'], base)}.jsonl")
+        candidate_file = ctx.run.path / "data" / "eval" / f"{model_key(record['checkpoint'], base)}.jsonl"
+        candidate = read_jsonl(candidate_file) if candidate_file.exists() else []
+        detail["rows"] = [
+            {"task_id": a["task_id"], "champion": a["passed"], "candidate": b["passed"], "feedback": b["feedback"]}
+            for a, b in zip(champion, candidate, strict=False)
+        ]
+    else:
+        detail["rows"] = []
+    return detail
+
+
+def format_detail(detail: dict[str, Any], limit: int) -> str:
+    d = detail["decision"]
+    out = [
+        f"round {detail['round']} {detail['stage']}: "
+        + (f"{d['verdict']} -> {d['route']}: {d['reason']}" if d else "no decision")
+    ]
+    rows = detail["rows"]
+    out.append(f"{len(rows)} rows" + (f" (first {limit})" if len(rows) > limit else ""))
+    for row in rows[:limit]:
+        head = {k: v for k, v in row.items() if not isinstance(v, str) or len(v) < 80}
+        out.append("- " + json.dumps(head, default=str)[:300])
+        for key in ("completion", "failed_completion", "feedback", "repair_feedback"):
+            if isinstance(row.get(key), str) and len(row[key]) >= 80:
+                text = row[key].strip().replace("\n", "\n    ")
+                out.append(f"  {key}:\n    {text[:1200]}")
+    return "\n".join(out)
+
+
+def list_runs(root: Path) -> list[dict[str, Any]]:
+    """Every run directory under `root`: goal, rounds, champion and held-out pass@1 from start to champion."""
+    found = []
+    for run_file in sorted(root.glob("*/run.json")) + ([root / "run.json"] if (root / "run.json").exists() else []):
+        path = run_file.parent
+        try:
+            info = json.loads(run_file.read_text())
+        except (OSError, ValueError):
+            continue
+        metrics = read_jsonl(path / "metrics.jsonl") if (path / "metrics.jsonl").exists() else []
+        champion = (path / "champion").read_text().strip() if (path / "champion").exists() else None
+        entry = {"run": str(path), "goal": info.get("goal"), "created": info.get("created"), "rounds": len(metrics),
+                 "promoted": sum(1 for m in metrics if m.get("promoted")), "champion": champion}  # fmt: skip
+        base, last = path / "data" / "eval" / "base.jsonl", None
+        if champion and metrics:
+            name = Path(champion).name if champion.startswith("models/") else "base"
+            last = path / "data" / "eval" / f"{name}.jsonl"
+        if base.exists() and last is not None and last.exists():
+            b, c = read_jsonl(base), read_jsonl(last)
+            entry["heldout"] = f"{sum(r['passed'] for r in b)}/{len(b)} -> {sum(r['passed'] for r in c)}/{len(c)}"
+        found.append(entry)
+    return found

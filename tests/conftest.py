@@ -36,6 +36,39 @@ def warm_model(tiny_model) -> Path:
     return tiny.warm_up(tiny_model, tiny_model.parent / "warm")
 
 
+TINY_RUN = [
+    "--levels", "1", "--heldout-tasks", "40", "--tasks-per-round", "48", "--samples", "4", "--epochs", "4",
+    "--learning-rate", "2e-3", "--quiet",
+]  # fmt: skip
+
+
+def tiny_run_args(model: Path, run_dir: Path, *extra: str, rounds: int = 2) -> list[str]:
+    """`autodidact run` arguments for a small, quick run of the tiny model on level-1 tasks."""
+    goal = "write small python functions"
+    return ["run", goal, "--model", str(model), "--run-dir", str(run_dir), "--rounds", str(rounds), *TINY_RUN, *extra]
+
+
+def trace_of(run_dir: Path, capsys) -> dict:
+    """`autodidact trace RUN_DIR --json`, parsed."""
+    import json
+
+    from autodidact.agent.cli import main
+
+    capsys.readouterr()
+    assert main(["trace", str(run_dir), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="session")
+def finished_run(warm_model, tmp_path_factory) -> Path:
+    """A finished two-round run of the tiny model (shared by the tests that only read it)."""
+    from autodidact.agent.cli import main
+
+    run_dir = tmp_path_factory.mktemp("loop") / "run"
+    assert main(tiny_run_args(warm_model, run_dir)) == 0
+    return run_dir
+
+
 def need_backend(name: str) -> None:
     """Skip unless the sandbox backend `name` can run here; with AUTODIDACT_REQUIRE_DOCKER set (CI starts its own
     engine), a Docker backend that cannot run fails the test instead of skipping it."""

@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import tiny_run_args
+from conftest import trace_of as trace
 
 from autodidact.agent.cli import main
 from autodidact.agent.config import RunConfig
@@ -133,23 +135,9 @@ def test_the_plan_gate_stops_on_a_spent_budget_or_lost_patience():
     assert idle["verdict"] == "stop" and "2 rounds in a row without a promotion" in idle["reason"]
 
 
-def tiny_args(model: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [
-        "run", "write small python functions", "--model", str(model), "--run-dir", str(run_dir), "--levels", "1",
-        "--heldout-tasks", "40", "--tasks-per-round", "48", "--samples", "4", "--epochs", "4",
-        "--learning-rate", "2e-3", "--quiet", *extra,
-    ]  # fmt: skip
-
-
-def trace(run_dir: Path, capsys) -> dict:
-    capsys.readouterr()
-    assert main(["trace", str(run_dir), "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
-
-
 def test_a_spent_training_budget_ends_the_run_cleanly(warm_model, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    assert main(tiny_args(warm_model, run_dir, "--rounds", "3", "--budget", "steps=1")) == 0
+    assert main(tiny_run_args(warm_model, run_dir, "--budget", "steps=1", rounds=3)) == 0
     t = trace(run_dir, capsys)
     assert t["status"] == "finished" and len(t["rounds"]) == 1
     assert "train_steps budget is spent" in t["decisions"][-1]["reason"]
@@ -158,7 +146,7 @@ def test_a_spent_training_budget_ends_the_run_cleanly(warm_model, tmp_path, caps
 
 def test_a_promotion_can_wait_for_a_person(warm_model, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    assert main(tiny_args(warm_model, run_dir, "--rounds", "1", "--approve", "promote")) == 0
+    assert main(tiny_run_args(warm_model, run_dir, "--approve", "promote", rounds=1)) == 0
     t = trace(run_dir, capsys)
     assert t["status"] == "awaiting approval" and t["awaiting"]["candidate"] == "models/round-1"
     assert main(["resume", str(run_dir), "--quiet"]) == 2  # it must be told which

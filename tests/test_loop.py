@@ -12,46 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import need_backend
+from conftest import need_backend, tiny_run_args
+from conftest import trace_of as trace
 from safetensors.torch import load_file
 
 from autodidact.agent.cli import main
 
 STAGES = ["plan", "acquire", "refine", "select", "train", "evaluate"]
-TINY_RUN = [
-    "--levels",
-    "1",
-    "--heldout-tasks",
-    "40",
-    "--tasks-per-round",
-    "48",
-    "--samples",
-    "4",
-    "--epochs",
-    "4",
-    "--learning-rate",
-    "2e-3",
-    "--quiet",
-]
-
-
-def tiny_run_args(model: Path, run_dir: Path) -> list[str]:
-    goal = "write small python functions"
-    return ["run", goal, "--model", str(model), "--run-dir", str(run_dir), "--rounds", "2", *TINY_RUN]
-
-
-def trace(run_dir: Path, capsys) -> dict:
-    capsys.readouterr()
-    assert main(["trace", str(run_dir), "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
-
-
-@pytest.fixture(scope="module")
-def finished_run(warm_model, tmp_path_factory) -> Path:
-    run_dir = tmp_path_factory.mktemp("loop") / "run"
-    code = main(tiny_run_args(warm_model, run_dir))
-    assert code == 0
-    return run_dir
 
 
 def test_every_gate_decision_is_recorded_with_numbers(finished_run, capsys):
@@ -146,6 +113,15 @@ def test_kill_minus_nine_during_round_two_training_then_resume(warm_model, tmp_p
         for line in data_file.read_text().splitlines():
             json.loads(line)  # whole lines only
     assert not list((run_dir / "models").glob(".round-*")), "temporary training directories were left behind"
+    # The trace shows where the run was killed and where it went on.
+    nodes = [e["node"] for e in t["timeline"]]
+    assert nodes.count("(interrupted)") == 1 and nodes.count("(resumed)") == 1
+    cut = nodes.index("(interrupted)")
+    assert "during train" in t["timeline"][cut]["reason"] and nodes[cut + 1] == "(resumed)"
+    capsys.readouterr()
+    assert main(["trace", str(run_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "(interrupted)" in text and "(resumed)" in text and "resume continued" in text
 
 
 def test_a_round_in_the_docker_sandbox_gives_the_same_verdicts(finished_run, warm_model, tmp_path, capsys):

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -182,7 +183,7 @@ def _callbacks(log_file: Path | None, log_dir: Path | None, progress: bool) -> t
             return None
 
     callbacks: list[Any] = [Recorder()]
-    if progress:
+    if progress and sys.stderr.isatty():  # a bar redraws with control codes: only on a terminal, never in a log
         callbacks.append(BarOnly())
     if log_dir is not None and importlib.util.find_spec("tensorboard") is not None:
         from torch.utils.tensorboard import SummaryWriter

@@ -1,0 +1,141 @@
+"""Inspecting runs: the timeline, drill-down into a stage, the list of runs, the HTML report opened in headless
+Chromium, the graph served by `langgraph dev`, and progress output that stays plain in a log."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import tiny_run_args, trace_of
+
+from autodidact.agent.cli import main
+
+ARTIFACTS = Path(os.environ.get("AUTODIDACT_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
+
+
+def test_the_timeline_lists_every_node_with_its_gate_verdict(finished_run, capsys):
+    t = trace_of(finished_run, capsys)
+    nodes = [e["node"] for e in t["timeline"]]
+    assert nodes[:3] == ["plan", "gate_plan", "acquire"] and nodes[-1] == "gate_plan"
+    gates = [e for e in t["timeline"] if e["node"].startswith("gate_")]
+    assert [(g["verdict"], g["reason"]) for g in gates] == [(d["verdict"], d["reason"]) for d in t["decisions"]]
+    assert all(e["duration_s"] >= 0 for e in t["timeline"])
+    assert sum(e["duration_s"] for e in t["timeline"] if e["node"] == "acquire") > 0
+
+
+def test_drill_down_shows_the_attempts_of_a_stage_with_their_verdicts(finished_run, capsys):
+    capsys.readouterr()
+    assert main(["trace", str(finished_run), "--round", "1", "--stage", "acquire", "--json"]) == 0
+    detail = json.loads(capsys.readouterr().out)
+    assert detail["decision"]["stage"] == "acquire" and len(detail["rows"]) == 48 * 4
+    assert {"completion", "passed", "feedback"} <= set(detail["rows"][0])
+    assert main(["trace", str(finished_run), "--round", "1", "--stage", "evaluate", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert len(rows) == 40 and {"champion", "candidate"} <= set(rows[0])
+    assert main(["trace", str(finished_run), "--round", "1", "--stage", "refine", "--limit", "1"]) == 0
+    assert "round 1 refine: forward -> select" in capsys.readouterr().out
+    assert main(["trace", str(finished_run), "--round", "9", "--stage", "acquire"]) == 2
+
+
+def test_runs_lists_goal_rounds_champion_and_heldout_pass_rate(finished_run, capsys):
+    capsys.readouterr()
+    assert main(["runs", str(finished_run.parent), "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    t = trace_of(finished_run, capsys)
+    assert entry["goal"] == t["goal"] and entry["rounds"] == len(t["rounds"]) and entry["champion"] == t["champion"]
+    final = t["final"]
+    assert entry["heldout"] == f"{final['base_pass1']}/{final['n']} -> {final['champion_pass1']}/{final['n']}"
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if os.environ.get("AUTODIDACT_REQUIRE_CHROMIUM"):
+        pytest.fail("AUTODIDACT_REQUIRE_CHROMIUM is set but no chromium is installed")
+    pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+
+
+def test_the_report_opens_in_a_browser_with_its_plots_and_sample_browser(finished_run, tmp_path):
+    browser = chromium()
+    report = finished_run / "report.html"
+    assert report.exists(), "every run writes its report when it stops"
+    assert main(["report", str(finished_run), "-o", str(tmp_path / "r.html")]) == 0
+    text = (tmp_path / "r.html").read_text()
+    remote = r"""(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|<link"""
+    assert not re.search(remote, text), "the report must open without a network"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+    url = (tmp_path / "r.html").as_uri()
+    dom = subprocess.run(
+        [browser, *flags, "--virtual-time-budget=5000", "--dump-dom", url], capture_output=True, text=True, timeout=120
+    ).stdout
+    assert dom.count("<svg") == 5, "five plots"
+    assert 'data-ready="1"' in dom, "the sample browser's script ran"
+    assert dom.count('class="sample"') > 0 and " shown</span>" in dom
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    subprocess.run(
+        [browser, *flags, f"--screenshot={shot}", "--window-size=1280,2400", url], capture_output=True, timeout=120
+    )
+    assert shot.stat().st_size > 10_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_langgraph_dev_serves_the_graph_on_loopback(tmp_path):
+    langgraph = shutil.which("langgraph", path=str(Path(sys.executable).parent))
+    if langgraph is None:
+        pytest.skip("langgraph-cli is not installed (pip install 'autodidact[studio]')")
+    from langgraph_sdk import get_sync_client
+
+    port = free_port()
+    env = {**os.environ, "AUTODIDACT_RUN_DIR": str(tmp_path / "studio"), "LANGSMITH_TRACING": "false"}
+    root = Path(__file__).parent.parent
+    server = subprocess.Popen(
+        [langgraph, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = get_sync_client(url=f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                assistants = client.assistants.search()
+                break
+            except Exception:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(1)
+        assert [a["graph_id"] for a in assistants] == ["autodidact"]
+        graph = client.assistants.get_graph(assistants[0]["assistant_id"])
+        nodes = {n["id"] for n in graph["nodes"]}
+        assert {"plan", "acquire", "refine", "select", "train", "evaluate", "promote", "rollback"} <= nodes
+        assert {f"gate_{s}" for s in ("plan", "acquire", "refine", "select", "train", "evaluate")} <= nodes
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_progress_in_a_log_has_no_control_codes(warm_model, tmp_path):
+    args = [a for a in tiny_run_args(warm_model, tmp_path / "run", rounds=1) if a != "--quiet"]
+    done = subprocess.run(
+        [sys.executable, "-m", "autodidact.agent.cli", *args], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "round 1: train:" in done.stderr
+    assert "\r" not in done.stderr and "\x1b[" not in done.stderr

@@ -39,6 +39,10 @@ def chat(model: Path, text: str) -> str:
     return Generator(str(model)).chat_prompt(text)
 
 
+def reference_rows(model: Path, tasks) -> list[dict[str, str]]:
+    return [{"prompt": chat(model, t.prompt), "completion": f"```python\n{t.reference}\n```"} for t in tasks]
+
+
 def changed(before: Path, after: Path) -> bool:
     a, b = load_file(str(before / "model.safetensors")), load_file(str(after / "model.safetensors"))
     assert a.keys() == b.keys()
@@ -46,7 +50,7 @@ def changed(before: Path, after: Path) -> bool:
 
 
 def test_sft_trains_on_completions_and_logs_each_step(tiny_model, tasks, tmp_path):
-    rows = [{"prompt": chat(tiny_model, t.prompt), "completion": f"```python\n{t.reference}\n```"} for t in tasks]
+    rows = reference_rows(tiny_model, tasks)
     result = train_sft(
         base=str(tiny_model),
         rows=rows,
@@ -138,7 +142,7 @@ def test_grpo_rewards_come_from_real_sandbox_runs(warm_model, tmp_path):
 
 
 def test_lora_merges_into_the_weights_or_stays_an_adapter(tiny_model, tasks, tmp_path):
-    rows = [{"prompt": chat(tiny_model, t.prompt), "completion": f"```python\n{t.reference}\n```"} for t in tasks]
+    rows = reference_rows(tiny_model, tasks)
     merged = train_sft(
         base=str(tiny_model),
         rows=rows,
@@ -197,7 +201,7 @@ def test_each_trainer_is_an_agent_tool_with_a_typed_schema(tiny_model, tasks, tm
     assert set(schema["required"]) == {"base", "data_file", "output_dir"}
     assert tools["train_grpo"].args_schema.model_json_schema()["properties"]["sandbox"]["default"] == "local"
     data = tmp_path / "rows.jsonl"
-    rows = [{"prompt": chat(tiny_model, t.prompt), "completion": f"```python\n{t.reference}\n```"} for t in tasks]
+    rows = reference_rows(tiny_model, tasks)
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     args = {"base": str(tiny_model), "data_file": str(data), "output_dir": str(tmp_path / "out"), "bf16": False}
     with pytest.raises(ValidationError):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,8 @@ class RunDir:
     def session(self, event: dict[str, Any]) -> None:
         """Append a session event: {"start": kind} when a process takes the run up, {"end": status} when it stops.
         A start without an end before the next start is a process that was killed."""
-        line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **event})
+        # Sub-second precision: the trace orders these events among the checkpoints (microsecond timestamps).
+        line = json.dumps({"time": datetime.now(timezone.utc).isoformat(), **event})
         with open(self.path / "sessions.jsonl", "a", encoding="utf-8") as f:
             f.write(line + "\n")
 

@@ -90,7 +90,7 @@ def plot_funnel(rounds: list[dict[str, Any]]) -> str:
     ax.set_yscale("symlog")
     ax.set_xlabel("round")
     ax.set_xticks([r["round"] for r in rounds])
-    ax.legend(fontsize=8, ncol=len(FUNNEL))
+    ax.legend(fontsize=8, ncol=len(FUNNEL), loc="upper center", bbox_to_anchor=(0.5, -0.2))
     return _svg(fig)
 
 
@@ -141,7 +141,7 @@ def plot_time(timeline: list[dict[str, Any]]) -> str:
     ax.set_xlabel("round")
     ax.set_xticks(rounds)
     if rounds:
-        ax.legend(fontsize=8, ncol=4)
+        ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     return _svg(fig)
 
 

@@ -89,29 +89,26 @@ class RunContext:
             self.usage["tokens"] += gone.generated_tokens
 
     # -- the held-out set --------------------------------------------------------------------------------
-    def make_heldout(self) -> None:
+    def _evaluation_tasks(self, total: int, seed: int, exclude: frozenset[str] = frozenset()) -> list[Task]:
+        """`total` evaluation-split tasks shared out over the run's families, none with a prompt in `exclude`
+        (drawn twice as many as needed when some must be left out)."""
         tasks: list[Task] = []
-        families = self.config.tasks
-        for i, name in enumerate(families):
-            share = self.config.heldout_tasks // len(families) + (
-                1 if i < self.config.heldout_tasks % len(families) else 0
-            )
-            levels = tuple(self.config.levels) if self.config.levels else None
-            tasks += self.family(name).heldout(n=share, seed=self.config.seed, levels=levels)
-        write_jsonl(self.run.path / HELDOUT_FILE, (t.to_dict() for t in tasks))
-        self.make_guard_candidates(tasks)
-
-    def make_guard_candidates(self, heldout: list[Task]) -> None:
-        """Evaluation-split tasks from another seed stream, disjoint from the held-out set. Those the starting
-        model solves become the guard set (see `guard`); all of them are kept out of training."""
-        taken = {t.prompt for t in heldout}
-        guard: list[Task] = []
         families = self.config.tasks
         levels = tuple(self.config.levels) if self.config.levels else None
         for i, name in enumerate(families):
-            share = self.config.guard_tasks // len(families) + (1 if i < self.config.guard_tasks % len(families) else 0)
-            found = self.family(name).heldout(n=2 * share, seed=self.config.seed + 7919, levels=levels)
-            guard += [t for t in found if t.prompt not in taken][:share]
+            share = total // len(families) + (1 if i < total % len(families) else 0)
+            found = self.family(name).heldout(n=2 * share if exclude else share, seed=seed, levels=levels)
+            tasks += [t for t in found if t.prompt not in exclude][:share]
+        return tasks
+
+    def make_heldout(self) -> None:
+        """The held-out set, and the guard candidates: evaluation-split tasks from another seed stream, disjoint
+        from the held-out set. Those the starting model solves become the guard set (see `guard`); all of them
+        are kept out of training."""
+        heldout = self._evaluation_tasks(self.config.heldout_tasks, self.config.seed)
+        write_jsonl(self.run.path / HELDOUT_FILE, (t.to_dict() for t in heldout))
+        taken = frozenset(t.prompt for t in heldout)
+        guard = self._evaluation_tasks(self.config.guard_tasks, self.config.seed + 7919, exclude=taken)
         write_jsonl(self.run.path / GUARD_FILE, (t.to_dict() for t in guard))
 
     def heldout(self) -> list[Task]:

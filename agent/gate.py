@@ -13,8 +13,8 @@ from `judge_evaluate`. The criteria, each a field of `RunConfig` with its defaul
 | train | loss finite and falling (GRPO: rewards with spread), no collapse (`min_length_ratio`, `min_diversity_ratio`) | retry at half the learning rate (up to `max_retries`), then roll back |
 | evaluate | better on the held-out set with one-sided McNemar p < `alpha`, and the guard set not worse by more than `guard_tolerance` | roll back |
 
-Any gate before evaluate ends the round (rollback, then stop) once the budget (`budget`: wall_s, sandbox_s,
-tokens, train_steps) is spent. With `approve="promote"`, a promotion waits for a person (LangGraph `interrupt`).
+The acquire, select and train gates end the round (rollback, then stop) once the budget (`budget`: wall_s,
+sandbox_s, tokens, train_steps) is spent. With `approve="promote"`, a promotion waits for a person (LangGraph `interrupt`).
 """
 
 from __future__ import annotations
@@ -99,9 +99,6 @@ def judge_acquire(state: RunState, config: RunConfig) -> Decision:
             f"(> {config.max_sandbox_error_rate:.0%}): check the backend with `autodidact exec`"
         )
         return _decision(state, "acquire", "stop", "rollback", why, **numbers)
-    spent = budget_spent(state, config)
-    if spent:
-        return _decision(state, "acquire", "stop", "rollback", spent, **numbers)
     short = []
     if counts["verified"] < config.min_verified:
         short.append(f"only {counts['verified']} verified attempts (< {config.min_verified})")
@@ -158,9 +155,6 @@ def judge_select(state: RunState, config: RunConfig) -> Decision:
     if counts.get("protected_overlap_after", 0):
         why = f"{counts['protected_overlap_after']} training items still overlap the held-out or guard set"
         return _decision(state, "select", "stop", "rollback", why, **numbers)
-    spent = budget_spent(state, config)
-    if spent:
-        return _decision(state, "select", "stop", "rollback", spent, **numbers)
     verified = counts.get("verified_before_dedup", 0)
     repeated = counts.get("duplicates_dropped", 0) + counts.get("near_duplicates_dropped", 0)
     share = repeated / verified if verified else 0.0
@@ -209,10 +203,6 @@ def judge_train(state: RunState, config: RunConfig) -> Decision:
     if failed_fit and retries(state, "train") < config.max_retries:
         decision["verdict"], decision["route"] = "retry", "train"
         decision["reason"] += ": train again at half the learning rate"
-    spent = budget_spent(state, config)
-    if spent and decision["route"] != "evaluate":
-        decision["verdict"], decision["route"] = "stop", "rollback"
-        decision["reason"] = f"{decision['reason']}; {spent}"
     return decision
 
 
@@ -321,11 +311,24 @@ def ask_approval(decision: Decision, state: RunState) -> Decision:
     }  # type: ignore[typeddict-item]
 
 
+BUDGETED = ("acquire", "select", "train")
+"""Stages after which a spent budget closes the round; once trained, a candidate is still evaluated."""
+
+
+def enforce_budget(stage: str, decision: Decision, state: RunState, config: RunConfig) -> Decision:
+    """Close the round (verdict `stop`) when a budget is spent, whatever the stage's own criteria decided."""
+    spent = budget_spent(state, config)
+    if stage in BUDGETED and spent and decision["verdict"] != "stop" and decision["route"] != "evaluate":
+        decision["verdict"], decision["route"] = "stop", "rollback"
+        decision["reason"] = f"{decision['reason']}; {spent}"
+    return decision
+
+
 def gate_node(stage: str, config: RunConfig, log: Callable[[str], None]) -> Callable[[RunState], dict[str, Any]]:
     judge = JUDGES[stage]
 
     def gate(state: RunState) -> dict[str, Any]:
-        decision = judge(state, config)
+        decision = enforce_budget(stage, judge(state, config), state, config)
         if decision["verdict"] == "promote" and config.approve == "promote":
             decision = ask_approval(decision, state)
         assert decision["route"] in ROUTES[stage], (stage, decision)

@@ -176,3 +176,18 @@ def test_the_bootstrap_interval_brackets_the_observed_difference():
     swapped = [False, True] * 50
     low, high = paired_bootstrap_ci(noisy, swapped)
     assert low < 0 < high
+
+
+def test_a_spent_budget_closes_the_round_after_acquire_select_or_train_but_not_after_evaluate_work():
+    from autodidact.agent.gate import enforce_budget
+
+    config = RunConfig(goal="g", budget={"train_steps": 10})
+    spent = {"usage": {"train_steps": 12}}
+    forward = {"verdict": "forward", "route": "refine", "reason": "fine"}
+    closed = enforce_budget("acquire", dict(forward), {**state_with(), **spent}, config)
+    assert (closed["verdict"], closed["route"]) == ("stop", "rollback") and "train_steps budget is spent" in closed[
+        "reason"
+    ]
+    trained = enforce_budget("train", {"verdict": "forward", "route": "evaluate", "reason": "r"}, spent, config)
+    assert trained["route"] == "evaluate", "a trained candidate is still evaluated"
+    assert enforce_budget("acquire", dict(forward), {"usage": {"train_steps": 3}}, config)["route"] == "refine"

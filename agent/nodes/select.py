@@ -79,11 +79,11 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
             duplicates += 1
             continue
         kept = chosen.setdefault(task.id, [])
-        if near_duplicate(code, [normalise_code(extract(k["completion"], task)) for k in kept]):
+        if near_duplicate(code, [k["code"] for k in kept]):
             near += 1
             continue
         seen.add((task.id, code))
-        kept.append(dict(item, completion=completion))
+        kept.append(dict(item, completion=completion, code=code))
         if len(kept) > cfg.max_rows_per_task:
             continue
         earlier += item["earlier"]

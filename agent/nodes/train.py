@@ -33,20 +33,17 @@ def method_params(method: str, cfg: Any, n_items: int, round_no: int) -> TrainPa
         "adapter": cfg.adapter,
         "lora_output": cfg.lora_output,
     }
-    if method == "grpo":
-        params: TrainParams = PARAMS["grpo"](
-            **common, max_completion_length=cfg.max_new_tokens, temperature=cfg.temperature
-        )
-        params = dataclasses.replace(params, **cfg.train_params.get(method, {}))
-        # Each step samples batch_size completions (batch_size / num_generations prompts): cap the steps.
-        per_epoch = math.ceil(n_items * params.num_generations / params.batch_size)  # type: ignore[attr-defined]
-        steps = min(cfg.max_steps_per_round, math.ceil(params.epochs * per_epoch))
-        return params if params.max_steps > 0 else dataclasses.replace(params, max_steps=steps)
-    else:
+    overrides = cfg.train_params.get(method, {})
+    if method != "grpo":
         epochs = min(cfg.epochs, cfg.max_steps_per_round * cfg.train_batch_size / max(1, n_items))
         extra = {"learning_rate": cfg.learning_rate} if method == "sft" else {}
-        params = PARAMS[method](**common, **extra, epochs=round(epochs, 3))
-    return dataclasses.replace(params, **cfg.train_params.get(method, {}))
+        return dataclasses.replace(PARAMS[method](**common, **extra, epochs=round(epochs, 3)), **overrides)
+    params: Any = PARAMS["grpo"](**common, max_completion_length=cfg.max_new_tokens, temperature=cfg.temperature)
+    params = dataclasses.replace(params, **overrides)
+    # Each step samples batch_size completions (batch_size / num_generations prompts): cap the steps.
+    per_epoch = math.ceil(n_items * params.num_generations / params.batch_size)
+    steps = min(cfg.max_steps_per_round, math.ceil(params.epochs * per_epoch))
+    return params if params.max_steps > 0 else dataclasses.replace(params, max_steps=steps)
 
 
 def _text_stats(texts: list[str]) -> dict[str, float]:

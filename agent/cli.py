@@ -341,7 +341,7 @@ def _execute(ctx: Any, initial: Any, kind: str) -> int:
         ctx.close()
         ctx.run.session({"end": status})
     trace = build_trace(ctx, app)
-    write_report(ctx, app)
+    write_report(ctx, trace)
     if trace["awaiting"]:
         waiting = trace["awaiting"]
         ctx.log(
@@ -357,23 +357,30 @@ def _execute(ctx: Any, initial: Any, kind: str) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ..tools.models import check_model
-    from ..trainers.store import CheckpointStore
-    from .context import RunContext
     from .rundir import RunDir
-    from .state import initial_state
 
     config = _config_from_args(args)
     run_dir = args.run_dir or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(config.goal)}"
     RunDir.check_new(run_dir, config.goal)
     sandbox = _sandbox(config.sandbox)  # these two fail before anything is written
     location = check_model(config.model)
+    ctx, initial = start_run(run_dir, config, location, quiet=args.quiet, sandbox=sandbox)
+    return _execute(ctx, initial, "run")
+
+
+def start_run(run_dir: Path, config: RunConfig, location: str, *, quiet: bool, sandbox: Any = None) -> Any:
+    """Create the run directory, its held-out and guard sets and champion pointer: (context, initial state)."""
+    from ..trainers.store import CheckpointStore
+    from .context import RunContext
+    from .rundir import RunDir
+    from .state import initial_state
+
     run = RunDir.create(run_dir, config)
-    ctx = RunContext(config=config, run=run, quiet=args.quiet, _sandbox=sandbox)
+    ctx = RunContext(config=config, run=run, quiet=quiet, _sandbox=sandbox)
     ctx.log(f"run started in {run_dir}: goal {config.goal!r}, model {location}")
     ctx.make_heldout()
     CheckpointStore(run.path).set_champion(location, reason="the starting model", round_no=0)
-    initial = initial_state(config.goal, location)
-    return _execute(ctx, initial, "run")
+    return ctx, initial_state(config.goal, location)
 
 
 def _open(run_dir: Path, quiet: bool = True) -> Any:
@@ -450,9 +457,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .graph import compile_graph
     from .report import write_report
+    from .trace import build_trace
 
     ctx = _open(args.run_dir)
-    path = write_report(ctx, compile_graph(ctx), args.output)
+    path = write_report(ctx, build_trace(ctx, compile_graph(ctx)), args.output)
     print(path)
     return 0
 
@@ -469,9 +477,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         raise UserError(f"{args.run_dir} is not finished; finish it (autodidact resume {args.run_dir}) first")
     store = CheckpointStore(ctx.run.path)
     current = snapshot.values["champion"]
-    record = store.record(current) or {}
-    allowed = [a for a in record.get("ancestry", []) if store.record(a) is None or store.has_weights(a)]
-    target = args.to or store.rollback_target(current)
+    allowed = store.restorable_ancestors(current)
+    target = args.to or next(iter(allowed), None)
     if target is None or target not in allowed:
         choices = ", ".join(allowed) or "none: the champion is the starting model"
         raise UserError(f"cannot roll {current} back to {target or 'an ancestor'}; ancestors with weights: {choices}")

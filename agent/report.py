@@ -17,7 +17,6 @@ from typing import Any
 
 from .context import RunContext
 from .rundir import atomic_write_text, read_jsonl
-from .trace import build_trace
 
 SAMPLES_PER_STAGE = 40
 FUNNEL = ("tasks", "attempts", "verified", "repaired", "selected")
@@ -206,8 +205,8 @@ document.body.dataset.ready='1';
 """
 
 
-def render(ctx: RunContext, app: Any) -> str:
-    trace = build_trace(ctx, app)
+def render(ctx: RunContext, trace: dict[str, Any]) -> str:
+    """The report of a run from its trace (`build_trace`) and the files in its directory."""
     rounds = trace["rounds"]
     final = trace.get("final")
     plots = [plot_pass_rates(rounds), plot_funnel(rounds), plot_losses(ctx, rounds), plot_difficulty(ctx, rounds),
@@ -241,7 +240,7 @@ def render(ctx: RunContext, app: Any) -> str:
     )
 
 
-def write_report(ctx: RunContext, app: Any, output: Path | None = None) -> Path:
+def write_report(ctx: RunContext, trace: dict[str, Any], output: Path | None = None) -> Path:
     path = output or ctx.run.path / "report.html"
-    atomic_write_text(path, render(ctx, app))
+    atomic_write_text(path, render(ctx, trace))
     return path

@@ -23,33 +23,26 @@ from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from autodidact.agent.cli import _config_from_args, _quiet_libraries, build_parser
+from autodidact.agent.cli import _config_from_args, _quiet_libraries, build_parser, start_run
 from autodidact.agent.context import RunContext
-from autodidact.agent.gate import judge_train
+from autodidact.agent.gate import TRAINING_DATA, judge_train
 from autodidact.agent.graph import THREAD, build_graph
 from autodidact.agent.nodes.evaluate import evaluate
 from autodidact.agent.nodes.train import DATA_FILE, train
 from autodidact.agent.rundir import RunDir
-from autodidact.agent.state import initial_state
 from autodidact.tools.models import check_model
-from autodidact.trainers.store import CheckpointStore
 
 
 def acquire_once(args: argparse.Namespace, run_dir: Path) -> tuple[RunContext, dict[str, Any]]:
     """The run up to the gate after select (resumed if `run_dir` already holds it)."""
     config = _config_from_args(args)
     if (run_dir / "run.json").exists():
-        run, initial = RunDir.open(run_dir), None
+        run = RunDir.open(run_dir)
+        ctx, initial = RunContext(config=run.config(), run=run), None
     else:
-        location = check_model(config.model)
-        run = RunDir.create(run_dir, config)
-        initial = initial_state(config.goal, location)
-    ctx = RunContext(config=run.config(), run=run)
-    if initial is not None:
-        ctx.make_heldout()
-        CheckpointStore(run.path).set_champion(initial["champion"], reason="the starting model", round_no=0)
+        ctx, initial = start_run(run_dir, config, check_model(config.model), quiet=False)
     app = build_graph(ctx).compile(
-        checkpointer=SqliteSaver(sqlite3.connect(run.db_path, check_same_thread=False)),
+        checkpointer=SqliteSaver(sqlite3.connect(ctx.run.db_path, check_same_thread=False)),
         interrupt_after=["gate_select"],
     )
     snapshot = app.get_state(THREAD)
@@ -73,8 +66,7 @@ def one_method(method: str, ctx: RunContext, state: dict[str, Any], target: Path
     rec = state["current"]["train"]
     row = {
         "method": method,
-        "data": f"{state['current']['counts'][{'sft': 'selected', 'dpo': 'pairs', 'grpo': 'grpo_prompts'}[method]]} "
-        + DATA_FILE[method],
+        "data": f"{state['current']['counts'][TRAINING_DATA[method][1]]} {DATA_FILE[method]}",
         "steps": rec.get("steps", 0),
         "train_s": round(rec.get("duration_s", train_s), 1),
         "node_s": round(train_s, 1),

@@ -92,6 +92,6 @@ def test_the_champion_pointer_moves_atomically_and_remembers_its_history(tmp_pat
     store.set_champion("models/round-1", reason="better", round_no=1)  # a resumed node repeating itself
     assert store.champion() == "models/round-1"
     assert [e["champion"] for e in store.champions()] == ["/models/base", "models/round-1"]
-    assert store.rollback_target("models/round-1") == "/models/base"
-    assert store.rollback_target("/models/base") is None
+    assert store.restorable_ancestors("models/round-1") == ["/models/base"]
+    assert store.restorable_ancestors("/models/base") == []
     assert not list(tmp_path.glob(".champion*")), "no temporary files left"

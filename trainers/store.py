@@ -137,9 +137,8 @@ class CheckpointStore:
         atomic_write_text(self.root / "champions.jsonl", "".join(json.dumps(e) + "\n" for e in [*history, entry]))
         atomic_write_text(self.root / "champion", cid + "\n")
 
-    def rollback_target(self, cid: str) -> str | None:
-        """The nearest ancestor of `cid` whose weights still exist (what a rollback returns to), or None."""
-        for ancestor in (self.record(cid) or {}).get("ancestry", []):
-            if self.record(ancestor) is None or self.has_weights(ancestor):
-                return str(ancestor)
-        return None
+    def restorable_ancestors(self, cid: str) -> list[str]:
+        """The ancestors of `cid`, nearest first, that a rollback can return to: those whose weights still exist
+        (the starting model, which has no record, always counts)."""
+        ancestry = (self.record(cid) or {}).get("ancestry", [])
+        return [str(a) for a in ancestry if self.record(a) is None or self.has_weights(a)]

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..sandbox import Sandbox, get_sandbox
 from ..tools.generate import Generator, SamplingParams
-from ..tools.tasks import Task, TaskFamily, Verdict, get_family
+from ..tools.tasks import Task, TaskFamily, Verdict, get_family, verify_each
 from .config import RunConfig
 from .rundir import RunDir, read_jsonl, write_jsonl
 
@@ -49,16 +48,8 @@ class RunContext:
         return self._sandbox
 
     def verify_all(self, pairs: list[tuple[Task, str]], progress: Any = None) -> list[Verdict]:
-        """Verify each (task, code) in the sandbox, as many at once as the sandbox serves; results in order."""
-
-        def one(pair: tuple[Task, str]) -> Verdict:
-            verdict = self.family(pair[0].family).verify(pair[0], pair[1], self.sandbox)
-            if progress is not None:
-                progress(1)
-            return verdict
-
-        with ThreadPoolExecutor(max(1, self.sandbox.concurrency)) as pool:
-            verdicts = list(pool.map(one, pairs))
+        """Verify each (task, code) in the run's sandbox (`verify_each`), counting the sandbox time spent."""
+        verdicts = verify_each(pairs, self.sandbox, progress)
         self.usage["sandbox_s"] += sum(v.duration_s for v in verdicts)
         return verdicts
 

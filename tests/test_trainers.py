@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from safetensors.torch import load_file
 
 from autodidact.sandbox import get_sandbox
 from autodidact.tools.generate import Generator, SamplingParams
-from autodidact.tools.tasks import get_family
+from autodidact.tools.tasks import get_family, verify_each
 from autodidact.trainers import (
     DPOParams,
     GRPOParams,
@@ -109,11 +108,7 @@ def test_grpo_rewards_come_from_real_sandbox_runs(warm_model, tmp_path):
     tasks = family.generate(split="train", difficulty=1, n=8, seed=11)
     sandbox = RecordingSandbox()
 
-    def verify_all(pairs):
-        with ThreadPoolExecutor(sandbox.concurrency) as pool:
-            return list(pool.map(lambda p: family.verify(p[0], p[1], sandbox), pairs))
-
-    reward = verified_reward(verify_all)
+    reward = verified_reward(lambda pairs: verify_each(pairs, sandbox))
     prompts = [{"prompt": chat(warm_model, t.prompt), "task": json.dumps(t.to_dict())} for t in tasks]
     try:
         result = train_grpo(

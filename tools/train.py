@@ -9,7 +9,6 @@ tool and the trainer can never disagree. A tool reads its data from a JSONL file
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -59,15 +58,10 @@ def _run(method: str, **kwargs: Any) -> dict[str, Any]:
     if method == "dpo":
         return train_dpo(pairs=rows, params=params, **common).to_dict()  # type: ignore[arg-type]
     from ..sandbox import get_sandbox
-    from .tasks import get_family
+    from .tasks import verify_each
 
     with get_sandbox(common.pop("sandbox")) as sandbox:
-
-        def verify_all(pairs: list[Any]) -> list[Any]:
-            with ThreadPoolExecutor(sandbox.concurrency) as pool:
-                return list(pool.map(lambda p: get_family(p[0].family).verify(p[0], p[1], sandbox), pairs))
-
-        reward = verified_reward(verify_all, params.format_penalty)  # type: ignore[attr-defined]
+        reward = verified_reward(lambda pairs: verify_each(pairs, sandbox), params.format_penalty)  # type: ignore[attr-defined]
         return train_grpo(prompts=rows, reward=reward, params=params, **common).to_dict()  # type: ignore[arg-type]
 
 

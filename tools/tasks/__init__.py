@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ...sandbox import Sandbox
 from .base import Split, Task, TaskFamily, Verdict
 from .python_functions import PythonFunctions
 
@@ -16,4 +20,18 @@ def get_family(name: str) -> TaskFamily:
         raise ValueError(f"unknown task family {name!r}; known families: {', '.join(sorted(FAMILIES))}") from None
 
 
-__all__ = ["FAMILIES", "Split", "Task", "TaskFamily", "Verdict", "get_family"]
+def verify_each(pairs: list[tuple[Task, str]], sandbox: Sandbox, progress: Any = None) -> list[Verdict]:
+    """Verify each (task, code) with its family's verifier in `sandbox`, as many at once as the sandbox serves;
+    the verdicts in order. `progress(1)` is called as each is done."""
+
+    def one(pair: tuple[Task, str]) -> Verdict:
+        verdict = get_family(pair[0].family).verify(pair[0], pair[1], sandbox)
+        if progress is not None:
+            progress(1)
+        return verdict
+
+    with ThreadPoolExecutor(max(1, sandbox.concurrency)) as pool:
+        return list(pool.map(one, pairs))
+
+
+__all__ = ["FAMILIES", "Split", "Task", "TaskFamily", "Verdict", "get_family", "verify_each"]

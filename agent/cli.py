@@ -7,6 +7,7 @@ autodidact report runs/<dir> [-o report.html]
 autodidact resume runs/<dir>
 autodidact rollback runs/<dir> [--to models/round-K]
 autodidact exec program.py [--json]
+autodidact seed --task addition --max-digits 5
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from ..trainers.scratch import SeedParams
 from .config import RunConfig
 from .errors import UserError
 
@@ -67,9 +69,9 @@ def _config_option(parser: argparse.ArgumentParser, name: str, flag: str, kind: 
         flag,
         dest=name,
         type=_positive(kind),
-        default=spec.default,
+        default=None,  # unset: the task family's default if it has one, else RunConfig's
         metavar="N",
-        help=f"{description} (default {spec.default:g})",
+        help=f"{description} (default {spec.default:g}, unless the task family sets its own)",
     )
 
 
@@ -119,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(defaults.tasks),
         help="comma-separated task families (default %(default)s)",
     )
-    run.add_argument("--levels", help="comma-separated difficulty levels 1-5 to practise and evaluate on (default all)")
+    run.add_argument(
+        "--levels", help="comma-separated difficulty levels to practise and evaluate on (default: all of the family's)"
+    )
     run.add_argument("--run-dir", type=Path, help="where the run lives (default runs/<time>-<goal>)")
     run.add_argument("--seed", type=int, default=defaults.seed, help="seed for tasks and sampling (default 0)")
     for name, flag, kind in NUMERIC_OPTIONS:
@@ -177,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["promote"],
         help="pause before each promotion until a person runs: autodidact resume RUN_DIR --approve (or --reject)",
     )
+    run.add_argument(
+        "--label-filter",
+        choices=["verified", "majority"],
+        default=defaults.label_filter,
+        help="which sampled answers to train on: verified (checked in the sandbox; default) or majority (the answer "
+        "most samples of a task agree on, no ground truth; give --samples 3 or more). The trace reports how many "
+        "majority labels were right",
+    )
     run.add_argument("--keep-candidates", action="store_true", help="keep the weights of rejected candidates")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr (run.log still gets it)")
 
@@ -231,6 +243,33 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument("--json", action="store_true", help="print the result as JSON")
     exe.add_argument("--timeout", type=_positive(float), default=10.0, help="wall-clock seconds (default 10)")
     exe.add_argument("--sandbox", **SANDBOX_OPTION)
+    seed = sub.add_parser(
+        "seed",
+        help="train a small model from scratch on a task family's easy levels (a fast proving ground)",
+        description="Build a small Llama with a character tokenizer and train it from scratch on levels "
+        "1..N of a task family (addition: numbers of 1..N digits), then check it on held-out tasks of levels "
+        "1..N+2. The result is an ordinary checkpoint for `autodidact run --model DIR`, with its accuracy per "
+        "level in DIR/seed.json. It takes a few minutes on two CPU cores.",
+    )
+    seed.add_argument("--task", default="addition", help="task family to train on (default addition)")
+    seed.add_argument(
+        "--max-digits",
+        "--max-level",
+        dest="max_level",
+        type=_positive(int),
+        required=True,
+        metavar="N",
+        help="train on levels 1..N (for addition: numbers of up to N digits)",
+    )
+    seed.add_argument("--output", type=Path, help="where to save the model (default seeds/TASK-N)")
+    for spec in fields(SeedParams):
+        if spec.name != "max_level":
+            seed.add_argument(
+                "--" + spec.name.replace("_", "-"),
+                type=type(spec.default),
+                default=spec.default,
+                help=f"{spec.metadata['help'].rstrip('.')} (default {spec.default:g})",
+            )
     return parser
 
 
@@ -248,20 +287,42 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         raise UserError(
             f"unknown task family {', '.join(unknown) or '(none)'}; choose from: {', '.join(sorted(FAMILIES))}"
         )
+    chosen = [FAMILIES[f]() for f in families]
+    known = sorted(set.intersection(*(set(f.levels) for f in chosen)))
     levels = None
     if args.levels:
         try:
             levels = sorted({int(x) for x in args.levels.split(",") if x.strip()})
         except ValueError:
             levels = []
-        if not levels or not set(levels) <= {1, 2, 3, 4, 5}:
-            raise UserError(f"--levels {args.levels}: give comma-separated levels from 1 to 5, e.g. --levels 1,2")
+        if not levels or not set(levels) <= set(known):
+            raise UserError(
+                f"--levels {args.levels}: give comma-separated levels of {', '.join(families)} "
+                f"({known[0]}-{known[-1]}), e.g. --levels {','.join(map(str, known[:2]))}"
+            )
+    # The task families' own defaults (the first family's where they differ), then what the user set.
+    numbers: dict[str, Any] = {}
+    for family in reversed(chosen):
+        numbers.update(family.run_defaults)
+    numbers.update({name: getattr(args, name) for name, _, _ in NUMERIC_OPTIONS if getattr(args, name) is not None})
+    train_params = numbers.pop("train_params", {})
+    for method, values in parse_train_params(args.train_param).items():
+        train_params[method] = {**train_params.get(method, {}), **values}
+    if args.label_filter == "majority" and numbers.get("samples_per_task", RunConfig.samples_per_task) < 3:
+        numbers["samples_per_task"] = 4 if args.samples_per_task is None else args.samples_per_task
+        if numbers["samples_per_task"] < 3:
+            raise UserError(
+                "--label-filter majority needs at least 3 samples per task to vote; give --samples 3 or more"
+            )
+    if args.label_filter == "majority" and numbers.get("temperature", RunConfig.temperature) <= 0:
+        numbers["temperature"] = RunConfig.temperature  # identical greedy samples would always agree
     return RunConfig(
         goal=goal,
+        label_filter=args.label_filter,
         trainer=args.trainer,
         adapter=args.adapter,
         lora_output=args.lora_output,
-        train_params=parse_train_params(args.train_param),
+        train_params=train_params,
         budget=parse_budget(args.budget),
         patience=args.patience,
         guard_tolerance=args.guard_tolerance,
@@ -272,7 +333,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         seed=args.seed,
         keep_candidates=args.keep_candidates,
         sandbox=args.sandbox,
-        **{name: getattr(args, name) for name, _, _ in NUMERIC_OPTIONS},
+        **numbers,
     )
 
 
@@ -515,6 +576,30 @@ def cmd_exec(args: argparse.Namespace) -> int:
     return 0 if result.exit_code == 0 and not result.stopped else 1
 
 
+def cmd_seed(args: argparse.Namespace) -> int:
+    from ..tools.tasks import FAMILIES
+    from ..trainers import TrainingError
+    from ..trainers.scratch import seed_model
+
+    if args.task not in FAMILIES:
+        raise UserError(f"unknown task family {args.task!r}; choose from: {', '.join(sorted(FAMILIES))}")
+    family = FAMILIES[args.task]()
+    output = args.output or Path("seeds") / f"{args.task}-{args.max_level}"
+    params = SeedParams(**{f.name: getattr(args, f.name) for f in fields(SeedParams)})
+    print(f"autodidact: training a {args.task} model from scratch on levels 1-{args.max_level}", file=sys.stderr)
+    try:
+        report = seed_model(family, output, params)
+    except TrainingError as exc:
+        raise UserError(str(exc)) from None
+    print(f"{report['parameters']:,} parameters, {report['steps']} steps in {report['train_s']:.0f} s")
+    print("level  held-out exact match")
+    for level, accuracy in report["accuracy"].items():
+        trained = "trained" if int(level) <= args.max_level else "unseen"
+        print(f"{level:>5}  {accuracy:6.1%}  ({trained})")
+    print(f'model: {output}  (autodidact run "..." --tasks {args.task} --model {output})')
+    return 0
+
+
 def _quiet_libraries() -> None:
     """Our own progress bars and log lines say what is happening; the libraries' per-file bars only clutter."""
     import logging
@@ -544,6 +629,7 @@ COMMANDS = {
     "report": cmd_report,
     "rollback": cmd_rollback,
     "exec": cmd_exec,
+    "seed": cmd_seed,
 }
 
 

@@ -83,6 +83,33 @@ class RunConfig:
     approve: str | None = field(
         default=None, metadata={"description": "promote: pause for a person's approval before each promotion."}
     )
+    label_filter: str = field(
+        default="verified",
+        metadata={
+            "description": "Which sampled answers become training data: verified (the sandbox's ground truth) or "
+            "majority (the answer most of a task's samples agree on, by majority_margin votes; no ground truth)."
+        },
+    )
+    majority_margin: int = field(
+        default=2,
+        metadata={"description": "Majority filter: votes the top answer must lead the runner-up by."},
+    )
+    frontier_accuracy: float = field(
+        default=0.9,
+        metadata={
+            "description": "Frontier curriculum: accuracy at which a level counts as mastered and practice moves on."
+        },
+    )
+    replay_share: float = field(
+        default=0.25,
+        metadata={"description": "Frontier curriculum: share of a round's tasks drawn from the mastered levels."},
+    )
+    frontier_probe: int = field(
+        default=50,
+        metadata={
+            "description": "Frontier curriculum: fresh practice tasks per level the plan measures the champion on."
+        },
+    )
     min_rows: int = field(default=8, metadata={"description": "Gate: selected rows needed to train with SFT."})
     min_pairs: int = field(default=8, metadata={"description": "Gate: preference pairs needed to train with DPO."})
     min_grpo_tasks: int = field(

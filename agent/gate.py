@@ -7,7 +7,7 @@ from `judge_evaluate`. The criteria, each a field of `RunConfig` with its defaul
 | stage | forward when | otherwise |
 |---|---|---|
 | plan | rounds left, budget left, a promotion within `patience` rounds | stop |
-| acquire | >= `min_verified` verified attempts on >= `min_tasks_solved` tasks | retry with twice the samples (up to `max_retries`), then roll back; end the run when more than `max_sandbox_error_rate` of the runs failed in the sandbox itself |
+| acquire | >= `min_verified` verified (majority filter: majority-labelled) attempts on >= `min_tasks_solved` tasks | retry with twice the samples (up to `max_retries`), then roll back; end the run when more than `max_sandbox_error_rate` of the runs failed in the sandbox itself |
 | refine | always (repair data is optional); records verified repairs that are not copies | - |
 | select | enough data for the chosen trainer (`min_rows`, `min_pairs`, `min_grpo_tasks`), (near-)duplicate share <= `max_duplicate_share`, no held-out or guard overlap left | roll back |
 | train | loss finite and falling (GRPO: rewards with spread), no collapse (`min_length_ratio`, `min_diversity_ratio`) | retry at half the learning rate (up to `max_retries`), then roll back |
@@ -99,11 +99,18 @@ def judge_acquire(state: RunState, config: RunConfig) -> Decision:
             f"(> {config.max_sandbox_error_rate:.0%}): check the backend with `autodidact exec`"
         )
         return _decision(state, "acquire", "stop", "rollback", why, **numbers)
+    # With the majority filter the training data are the majority-labelled attempts, not the verified ones.
+    majority = config.label_filter == "majority"
+    kind = "majority-labelled" if majority else "verified"
+    usable = counts["labelled"] if majority else counts["verified"]
+    tasks_usable = counts["tasks_labelled"] if majority else counts["tasks_solved"]
+    if majority:
+        numbers.update(labelled=usable, tasks_labelled=tasks_usable, label_precision=counts["label_precision"])
     short = []
-    if counts["verified"] < config.min_verified:
-        short.append(f"only {counts['verified']} verified attempts (< {config.min_verified})")
-    if counts["tasks_solved"] < config.min_tasks_solved:
-        short.append(f"only {counts['tasks_solved']} tasks solved (< {config.min_tasks_solved})")
+    if usable < config.min_verified:
+        short.append(f"only {usable} {kind} attempts (< {config.min_verified})")
+    if tasks_usable < config.min_tasks_solved:
+        short.append(f"only {tasks_usable} tasks {'labelled' if majority else 'solved'} (< {config.min_tasks_solved})")
     if short:
         if retries(state, "acquire") < config.max_retries:
             why = f"{'; '.join(short)}: sample again with twice the attempts per task"
@@ -114,7 +121,7 @@ def judge_acquire(state: RunState, config: RunConfig) -> Decision:
         "acquire",
         "forward",
         "refine",
-        f"{counts['verified']} verified attempts on {counts['tasks_solved']} of {counts['tasks']} tasks",
+        f"{usable} {kind} attempts on {tasks_usable} of {counts['tasks']} tasks",
         **numbers,
     )
 

@@ -1,8 +1,13 @@
-"""The curriculum planner: decides the next round from what the champion could do in the last one.
+"""The curriculum planner: decides the next round from what the champion could do.
 
-It keeps practice where the champion succeeds on 20-80% of attempts: below that there is little verified
-data to learn from, above it the model learns little. It also practises the frontier, the first level harder
-than the band, so the band can move up; levels never tried are explored.
+Two schedules, chosen by the task family (`TaskFamily.curriculum`):
+
+- band: keep practice where the champion succeeded on 20-80% of last round's attempts: below that there is
+  little verified data to learn from, above it the model learns little. It also practises the frontier, the
+  first level harder than the band, so the band can move up; levels never tried are explored.
+- frontier (easy-to-hard, after Lee et al. 2025): the plan measures the champion on fresh practice tasks at
+  every level, and practises the first level it has not mastered (below `frontier_accuracy`) and the next one.
+  Its own labels there are good enough to learn from, and each promotion moves the frontier on.
 """
 
 from __future__ import annotations
@@ -63,7 +68,41 @@ def choose_levels(level_stats: dict[str, list[int]], all_levels: tuple[int, ...]
     return [pick], f"champion success per level {shown}: none in the 20-80% band, closest is L{pick}"
 
 
-def plan_round(config: RunConfig, round_no: int, level_stats: dict[str, list[int]], levels: tuple[int, ...]) -> Plan:
+def choose_frontier(
+    level_stats: dict[str, list[int]], all_levels: tuple[int, ...], mastered: float
+) -> tuple[list[int], list[int], str]:
+    """The first level below `mastered` accuracy and the one after it, the mastered levels below them (replayed,
+    so that practice at the frontier does not erase them), and why."""
+    rates = {int(k): v[0] / v[1] for k, v in level_stats.items() if v[1] > 0}
+    shown = ", ".join(f"L{k}={v:.0%}" for k, v in sorted(rates.items()))
+    open_levels = [lvl for lvl in all_levels if rates.get(lvl, 0.0) < mastered]
+    if not open_levels:
+        why = f"champion accuracy per level {shown}: every level is mastered; keep the hardest"
+        return [max(all_levels)], [], why
+    first = open_levels[0]
+    chosen = [lvl for lvl in all_levels if first <= lvl <= first + 1]
+    replay = [lvl for lvl in all_levels if lvl < first]
+    why = (
+        f"champion accuracy per level {shown}: L{first} is the first below {mastered:.0%}; practise "
+        + " and ".join(f"L{lvl}" for lvl in chosen)
+        + (f", replay L{replay[0]}-L{replay[-1]}" if replay else "")
+    )
+    return chosen, replay, why
+
+
+def share(total: int, levels: list[int]) -> dict[int, int]:
+    """`total` tasks spread evenly over `levels` (the first levels get the remainder)."""
+    base, extra = divmod(total, max(1, len(levels)))
+    return {lvl: base + (1 if i < extra else 0) for i, lvl in enumerate(levels)}
+
+
+def plan_round(
+    config: RunConfig,
+    round_no: int,
+    level_stats: dict[str, list[int]],
+    levels: tuple[int, ...],
+    curriculum: str = "band",
+) -> Plan:
     family = config.tasks[(round_no - 1) % len(config.tasks)]
     if round_no > config.rounds:
         return Plan(
@@ -76,9 +115,14 @@ def plan_round(config: RunConfig, round_no: int, level_stats: dict[str, list[int
             stop=True,
             reason=f"all {config.rounds} rounds are done",
         )
-    chosen, why = choose_levels(level_stats, levels)
-    base, extra = divmod(config.tasks_per_round, len(chosen))
-    per_level = {lvl: base + (1 if i < extra else 0) for i, lvl in enumerate(chosen)}
+    if curriculum == "frontier":
+        chosen, replay, why = choose_frontier(level_stats, levels, config.frontier_accuracy)
+        replayed = round(config.tasks_per_round * config.replay_share) if replay else 0
+        per_level = {**share(replayed, replay), **share(config.tasks_per_round - replayed, chosen)}
+        chosen = sorted(per_level)
+    else:
+        chosen, why = choose_levels(level_stats, levels)
+        per_level = share(config.tasks_per_round, chosen)
     return Plan(
         round=round_no,
         family=family,

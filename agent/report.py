@@ -1,6 +1,6 @@
 """`autodidact report`: one self-contained HTML file for a run (plots as inline SVG, no network needed).
 
-Plots: held-out pass@1 per round with 95% Wilson intervals, the data funnel per round, the training loss
+Plots: held-out pass@1 per round with 95% Wilson intervals, per difficulty level, the data funnel per round, the training loss
 curves, difficulty over rounds, and time per stage. Then the gate's decisions, and a browser of sampled attempts
 and repairs with their verdicts (a search box and a filter by verdict, in a few lines of inline script).
 """
@@ -125,6 +125,26 @@ def plot_difficulty(ctx: RunContext, rounds: list[dict[str, Any]]) -> str:
     return _svg(fig)
 
 
+def plot_levels(rounds: list[dict[str, Any]]) -> str | None:
+    """Held-out pass@1 per difficulty level: the starting champion and each round's candidate (None when the
+    evaluation has no levels to show)."""
+    evals = [(r, r["eval"]["by_difficulty"]) for r in rounds if (r.get("eval") or {}).get("by_difficulty")]
+    if not evals:
+        return None
+    fig, ax = _figure("Held-out pass@1 per difficulty level")
+    curves = [("start", evals[0][1]["champion"], "k--")]
+    curves += [(f"round {r['round']} ({'promoted' if r['promoted'] else 'rolled back'})", e["candidate"], ".-")
+               for r, e in evals]  # fmt: skip
+    for label, accuracy, style in curves:
+        levels = sorted(accuracy, key=int)
+        ax.plot([int(k) for k in levels], [accuracy[k] for k in levels], style, label=label)
+    ax.set_xlabel("difficulty level")
+    ax.set_ylabel("pass@1")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    return _svg(fig)
+
+
 def plot_time(timeline: list[dict[str, Any]]) -> str:
     fig, ax = _figure("Time per stage (seconds)")
     per: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
@@ -209,8 +229,9 @@ def render(ctx: RunContext, trace: dict[str, Any]) -> str:
     """The report of a run from its trace (`build_trace`) and the files in its directory."""
     rounds = trace["rounds"]
     final = trace.get("final")
-    plots = [plot_pass_rates(rounds), plot_funnel(rounds), plot_losses(ctx, rounds), plot_difficulty(ctx, rounds),
-             plot_time(trace["timeline"])] if rounds else []  # fmt: skip
+    plots = [plot_pass_rates(rounds), plot_levels(rounds), plot_funnel(rounds), plot_losses(ctx, rounds),
+             plot_difficulty(ctx, rounds), plot_time(trace["timeline"])] if rounds else []  # fmt: skip
+    plots = [p for p in plots if p]
     head = f"<h1>autodidact run</h1><p><b>Goal:</b> {html.escape(trace['goal'])}<br><b>Status:</b> {trace['status']}"
     head += f"<br><b>Champion:</b> {html.escape(str(trace['champion']))}"
     if final:

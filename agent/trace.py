@@ -140,8 +140,13 @@ def format_table(trace: dict[str, Any]) -> str:
                 "yes" if r["promoted"] else "no",
             ]
         )
-    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
-    out = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in lines]
+    if any("label_precision" in r["counts"] for r in trace["rounds"]):  # the majority filter's labels
+        header.insert(3, "labels right")
+        for line, r in zip(lines[1:], trace["rounds"], strict=True):
+            precision = r["counts"].get("label_precision")
+            line.insert(3, "-" if precision is None else f"{precision:.0%}")
+    out = _columns(lines)
+    out += format_levels(trace["rounds"])
     final = trace.get("final")
     if final:
         out.append(
@@ -151,6 +156,37 @@ def format_table(trace: dict[str, Any]) -> str:
             f"{final['ci'][0]:+.0%} to {final['ci'][1]:+.0%})"
         )
     return "\n".join(out)
+
+
+def _columns(lines: list[list[str]], label_first: bool = False) -> list[str]:
+    """Right-aligned columns (the first left-aligned when it holds labels)."""
+    widths = [max(len(row[i]) for row in lines) for i in range(len(lines[0]))]
+    return [
+        "  ".join(
+            c.ljust(w) if i == 0 and label_first else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in lines
+    ]
+
+
+def format_levels(rounds: list[dict[str, Any]]) -> list[str]:
+    """Held-out pass@1 per difficulty level: the starting champion, then each round's candidate."""
+    evals = [(r, r["eval"]["by_difficulty"]) for r in rounds if (r.get("eval") or {}).get("by_difficulty")]
+    if not evals:
+        return []
+    levels = sorted({int(k) for _, e in evals for k in e["candidate"]} | {int(k) for k in evals[0][1]["champion"]})
+    lines = [["held-out pass@1 per level"] + [f"L{lvl}" for lvl in levels] + [""]]
+
+    def cells(acc: dict[str, float]) -> list[str]:
+        return [f"{acc[str(lvl)]:.0%}" if str(lvl) in acc else "-" for lvl in levels]
+
+    lines.append(["start (round 1 champion)"] + cells(evals[0][1]["champion"]) + [""])
+    for r, e in evals:
+        lines.append(
+            [f"round {r['round']} candidate"] + cells(e["candidate"]) + ["promoted" if r["promoted"] else "rolled back"]
+        )
+    return _columns(lines, label_first=True)
 
 
 def format_trace(trace: dict[str, Any]) -> str:

@@ -1,7 +1,13 @@
-"""acquire: generate practice tasks, sample k attempts each from the champion, verify every attempt."""
+"""acquire: generate practice tasks, sample k attempts each from the champion, verify every attempt.
+
+With the majority label filter, each task's answers are also put to a vote: when one answer leads the
+runner-up by `majority_margin` votes, the attempts that gave it are labelled as training data without looking
+at the verdicts. The verdicts are still recorded, so the trace can say how often the majority was right.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from ...tools.generate import SamplingParams
@@ -36,6 +42,7 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     flat = [(task, i, reply) for task, samples in zip(tasks, replies, strict=True) for i, reply in enumerate(samples)]
     with bar(len(flat), f"round {round_no} verify") as progress:
         verdicts = ctx.verify_all([(t, family.extract(reply, t)) for t, _, reply in flat], progress.update)
+    labels = majority_labels(flat, family, cfg.majority_margin) if cfg.label_filter == "majority" else {}
     attempts = [
         {
             "task_id": task.id,
@@ -45,6 +52,7 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
             "passed": verdict.passed,
             "feedback": verdict.feedback,
             "stopped": verdict.stopped,
+            **({"label": labels.get(task.id) == family.extract(reply, task)} if labels else {}),
         }
         for (task, i, reply), verdict in zip(flat, verdicts, strict=True)
     ]
@@ -66,6 +74,15 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "sandbox_errors": sum(1 for row in attempts if row["stopped"] == "sandbox_error"),
         "stopped_by_limits": sum(1 for row in attempts if row["stopped"] and row["stopped"] != "sandbox_error"),
     }
+    if cfg.label_filter == "majority":
+        labelled = [row for row in attempts if row.get("label")]
+        right = {row["task_id"] for row in labelled if row["passed"]}
+        current["counts"].update(
+            labelled=len(labelled),
+            tasks_labelled=len(labels),
+            # The share of majority labels the sandbox confirms: reported, never used to choose data.
+            label_precision=round(len(right) / len(labels), 4) if labels else None,
+        )
     current["files"] = {
         "tasks": str(folder.relative_to(ctx.run.path) / "tasks.jsonl"),
         "attempts": str(folder.relative_to(ctx.run.path) / "attempts.jsonl"),
@@ -76,3 +93,18 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         f"{len(solved)} of {len(tasks)} tasks solved"
     )
     return {"current": current, "level_stats": stats}
+
+
+def majority_labels(flat: list[tuple[Task, int, str]], family: Any, margin: int) -> dict[str, str]:
+    """Per task, the answer its samples agree on when it leads the runner-up by at least `margin` votes."""
+    votes: dict[str, Counter[str]] = {}
+    for task, _, reply in flat:
+        answer = family.extract(reply, task)
+        if answer:
+            votes.setdefault(task.id, Counter())[answer] += 1
+    labels = {}
+    for task_id, counter in votes.items():
+        (top, top_votes), *rest = counter.most_common(2)
+        if top_votes - (rest[0][1] if rest else 0) >= margin:
+            labels[task_id] = top
+    return labels

@@ -20,6 +20,16 @@ def split_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
     }
 
 
+def by_difficulty(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Pass@1 per difficulty level."""
+    levels: dict[str, list[int]] = {}
+    for r in rows:
+        s = levels.setdefault(str(r["difficulty"]), [0, 0])
+        s[0] += r["passed"]
+        s[1] += 1
+    return {k: round(v[0] / v[1], 4) for k, v in sorted(levels.items(), key=lambda kv: int(kv[0]))}
+
+
 def guard_counts(state: RunState, ctx: RunContext) -> dict[str, Any]:
     """Champion and candidate on the guard set: how many of the tasks the starting model solved each still solves."""
     guard = ctx.guard(state["base_model"])
@@ -60,6 +70,7 @@ def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "lost": test["lost"],
         "champion_split": split_counts(champion),
         "candidate_split": split_counts(candidate),
+        "by_difficulty": {"champion": by_difficulty(champion), "candidate": by_difficulty(candidate)},
         "guard": guard_counts(state, ctx),
     }
     ctx.log(

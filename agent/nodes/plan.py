@@ -4,23 +4,53 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...tools.generate import SamplingParams
+from ...tools.tasks import TaskFamily
 from ..context import RunContext
 from ..planner import plan_round
 from ..state import RunState
+
+
+def measure_levels(
+    ctx: RunContext, family: TaskFamily, levels: tuple[int, ...], champion: str, round_no: int
+) -> dict[str, list[int]]:
+    """[passed, tried] of the champion, greedy, on `frontier_probe` fresh practice tasks at each level (never the
+    held-out tasks: those only judge candidates)."""
+    cfg = ctx.config
+    protected = frozenset(t.prompt for t in ctx.heldout() + ctx.guard_candidates())
+    seed = cfg.seed * 1_000_003 + round_no * 101 + 50_000
+    tasks = [
+        t
+        for level in levels
+        for t in family.generate(
+            split="train", difficulty=level, n=cfg.frontier_probe, seed=seed + level, exclude_prompts=protected
+        )
+    ]
+    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=family.max_new_tokens or cfg.max_new_tokens)
+    replies = ctx.generator(champion).complete([t.prompt for t in tasks], greedy)
+    verdicts = ctx.verify_all([(t, family.extract(r, t)) for t, (r,) in zip(tasks, replies, strict=True)])
+    stats: dict[str, list[int]] = {}
+    for task, verdict in zip(tasks, verdicts, strict=True):
+        s = stats.setdefault(str(task.difficulty), [0, 0])
+        s[0] += verdict.passed
+        s[1] += 1
+    return stats
 
 
 def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
     round_no = state.get("round", 0) + 1
     family = ctx.family(ctx.config.tasks[(round_no - 1) % len(ctx.config.tasks)])
     levels = tuple(ctx.config.levels) if ctx.config.levels else family.levels
-    decided = plan_round(ctx.config, round_no, state.get("level_stats", {}), levels)
+    stats = state.get("level_stats", {})
+    if family.curriculum == "frontier" and round_no <= ctx.config.rounds:
+        stats = measure_levels(ctx, family, levels, state["champion"], round_no)
+    decided = plan_round(ctx.config, round_no, stats, levels, family.curriculum)
     if not decided.stop:
         ctx.log(
             f"round {round_no}: plan: {decided.to_dict()['n_tasks']} {decided.family} tasks at levels "
             f"{decided.levels}, k={decided.samples_per_task} ({decided.reason})"
         )
-    return {
-        "round": round_no,
-        "candidate": None,
-        "current": {"round": round_no, "plan": decided.to_dict(), "counts": {}},
-    }
+    current: dict[str, Any] = {"round": round_no, "plan": decided.to_dict(), "counts": {}}
+    if family.curriculum == "frontier":
+        current["level_probe"] = stats
+    return {"round": round_no, "candidate": None, "current": current}

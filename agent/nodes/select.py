@@ -53,13 +53,17 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
     # whichever model wrote it, and a round that was rolled back should not waste what it sampled.
     sources = [files] + ([r["files"] for r in state.get("history", []) if r.get("files")] if cfg.accumulate else [])
     tasks, items = _load(ctx, sources)
+    # Positives are the verified attempts, or with the majority filter those that gave their task's majority answer.
+    majority = cfg.label_filter == "majority"
+    for item in items:
+        item["good"] = bool(item.get("label")) if majority else bool(item["passed"])
     gen = ctx.generator(state["champion"])
     clean = Decontaminator(ctx.heldout() + ctx.guard_candidates(), threshold=cfg.decontamination_threshold)
     dropped: Counter[str] = Counter()
     usable = []
     for item in items:
         task = tasks[item["task_id"]]
-        why = clean.overlap(task, ctx.family(task.family).extract(item["completion"], task) if item["passed"] else "")
+        why = clean.overlap(task, ctx.family(task.family).extract(item["completion"], task) if item["good"] else "")
         if why:
             dropped[why] += 1
         elif not (item["source"] == "repair" and item.get("copied")):
@@ -70,7 +74,7 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
     duplicates, near, earlier = 0, 0, 0
     rows = []
     # Shorter verified answers first: they are cheaper to sample later and as correct.
-    for item in sorted((i for i in usable if i["passed"]), key=lambda r: (r["task_id"], len(r["completion"]))):
+    for item in sorted((i for i in usable if i["good"]), key=lambda r: (r["task_id"], len(r["completion"]))):
         task = tasks[item["task_id"]]
         completion = truncate_after_code(item["completion"]).strip()
         extract = ctx.family(task.family).extract
@@ -93,6 +97,7 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
                 "difficulty": task.difficulty,
                 "source": item["source"],
                 "origin": item["origin"],
+                "verified": bool(item["passed"]),
                 "prompt": gen.chat_prompt(task.prompt),
                 "completion": completion,
             }
@@ -101,7 +106,7 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
     # DPO: a repair over the attempt it repaired; otherwise verified answers over failed attempts, in order.
     failed: dict[str, list[dict[str, Any]]] = {}
     for item in usable:
-        if item["source"] == "attempt" and not item["passed"]:
+        if item["source"] == "attempt" and not item["good"]:
             failed.setdefault(item["task_id"], []).append(item)
     pairs = []
     for task_id, good in chosen.items():
@@ -149,12 +154,14 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "grpo_prompts": len(prompts),
         "duplicates_dropped": duplicates,
         "near_duplicates_dropped": near,
-        "verified_before_dedup": sum(1 for i in usable if i["passed"]),
+        "verified_before_dedup": sum(1 for i in usable if i["good"]),
         "decontaminated": dict(dropped),
         "heldout_overlap_dropped": sum(dropped.values()),
         "protected_overlap_after": leaked,
         "selected_from_earlier_rounds": earlier,
     }
+    if majority:  # how many of the labels trained on are right: the sandbox's verdicts, for the trace only
+        current["counts"]["selected_label_precision"] = round(sum(r["verified"] for r in rows) / max(1, len(rows)), 4)
     ctx.log(
         f"round {round_no}: select: {len(rows)} rows, {len(pairs)} pairs, {len(prompts)} GRPO prompts "
         f"({duplicates} duplicates, {near} near-duplicates, {sum(dropped.values())} overlapping held-out or guard "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -51,6 +53,11 @@ class TaskFamily(abc.ABC):
     """The training methods that suit the family (`--trainer auto` chooses among them)."""
     max_new_tokens: int | None = None
     """The longest answer worth generating (None: the run's --max-new-tokens)."""
+    curriculum: Literal["band", "frontier"] = "band"
+    """How the curriculum planner picks levels: keep practice where the champion succeeds 20-80% of the time
+    ("band"), or practise just past the longest level the champion is reliable at ("frontier")."""
+    run_defaults: dict[str, Any] = {}
+    """RunConfig values that suit this family better than the general defaults (the user's flags still win)."""
 
     def extract(self, reply: str, task: Task) -> str:
         """What of the model's reply is verified: by default the code of its first fitting code block."""
@@ -77,3 +84,18 @@ class TaskFamily(abc.ABC):
     @abc.abstractmethod
     def verify(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
         """Run `code` against the task's hidden tests in `sandbox`."""
+
+    def verify_many(
+        self, pairs: list[tuple[Task, str]], sandbox: Sandbox, progress: Callable[[int], None] | None = None
+    ) -> list[Verdict]:
+        """Verify each (task, code), as many at once as the sandbox serves; the verdicts in order. A family whose
+        checks can share a sandbox run overrides this. `progress(1)` is called as each is done."""
+
+        def one(pair: tuple[Task, str]) -> Verdict:
+            verdict = self.verify(pair[0], pair[1], sandbox)
+            if progress is not None:
+                progress(1)
+            return verdict
+
+        with ThreadPoolExecutor(max(1, sandbox.concurrency)) as pool:
+            return list(pool.map(one, pairs))

@@ -439,6 +439,11 @@ def start_run(run_dir: Path, config: RunConfig, location: str, *, quiet: bool, s
     run = RunDir.create(run_dir, config)
     ctx = RunContext(config=config, run=run, quiet=quiet, _sandbox=sandbox)
     ctx.log(f"run started in {run_dir}: goal {config.goal!r}, model {location}")
+    seed_report = Path(location) / "seed.json"
+    if seed_report.is_file():  # a model from `autodidact seed`: say what it was trained on and how well it did
+        seeded = json.loads(seed_report.read_text(encoding="utf-8"))
+        shown = ", ".join(f"L{k}={v:.0%}" for k, v in seeded.get("accuracy", {}).items())
+        ctx.log(f"the model was seeded on {seeded.get('task')} levels 1-{seeded.get('max_level')}: {shown}")
     ctx.make_heldout()
     CheckpointStore(run.path).set_champion(location, reason="the starting model", round_no=0)
     return ctx, initial_state(config.goal, location)
@@ -579,15 +584,16 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def cmd_seed(args: argparse.Namespace) -> int:
     from ..tools.tasks import FAMILIES
     from ..trainers import TrainingError
-    from ..trainers.scratch import seed_model
+    from ..trainers.scratch import check_seedable, seed_model
 
     if args.task not in FAMILIES:
         raise UserError(f"unknown task family {args.task!r}; choose from: {', '.join(sorted(FAMILIES))}")
     family = FAMILIES[args.task]()
     output = args.output or Path("seeds") / f"{args.task}-{args.max_level}"
     params = SeedParams(**{f.name: getattr(args, f.name) for f in fields(SeedParams)})
-    print(f"autodidact: training a {args.task} model from scratch on levels 1-{args.max_level}", file=sys.stderr)
     try:
+        check_seedable(family, args.max_level)
+        print(f"autodidact: training a model from scratch on {args.task} levels 1-{args.max_level}", file=sys.stderr)
         report = seed_model(family, output, params)
     except TrainingError as exc:
         raise UserError(str(exc)) from None

@@ -48,9 +48,9 @@ class SeedParams:
     max_level: int = field(metadata={"help": "Train on levels 1..max_level (for addition: digits)."})
     steps: int = field(default=900, metadata={"help": "Optimizer steps."})
     batch_size: int = field(default=64, metadata={"help": "Examples per step."})
-    learning_rate: float = field(default=3e-3, metadata={"help": "Peak learning rate (cosine decay)."})
+    learning_rate: float = field(default=2e-3, metadata={"help": "Peak learning rate (linear decay)."})
     warmup_steps: int = field(default=50, metadata={"help": "Linear warm-up steps."})
-    hidden_size: int = field(default=64, metadata={"help": "Width of the model."})
+    hidden_size: int = field(default=128, metadata={"help": "Width of the model (128: about 1M parameters)."})
     layers: int = field(default=4, metadata={"help": "Transformer layers."})
     heads: int = field(default=4, metadata={"help": "Attention heads."})
     rope_theta: float = field(default=1e4, metadata={"help": "RoPE base."})
@@ -104,16 +104,23 @@ def level_accuracy(location: str, family: Any, levels: range, per_level: int, se
     return accuracy
 
 
+def check_seedable(family: Any, max_level: int) -> str:
+    """The alphabet of `family`, when a model can be seeded on its levels 1..`max_level`; a TrainingError saying
+    why not otherwise."""
+    alphabet = getattr(family, "alphabet", None)
+    if not alphabet:
+        raise TrainingError(f"task family {family.name!r} has no character alphabet to train a model from scratch on")
+    if not 1 <= max_level < max(family.levels):
+        raise TrainingError(f"max level {max_level} must be from 1 to {max(family.levels) - 1}")
+    return str(alphabet)
+
+
 def seed_model(family: Any, target: Path, params: SeedParams, progress: bool = True) -> dict[str, Any]:
     """Train a small Llama from scratch on levels 1..max_level of `family`, check its accuracy on held-out tasks
     of levels 1..max_level+2, and save it to `target` with the report in `target/seed.json`.
 
     Raises TrainingError (and leaves `target` absent) when a trained level stays below `min_accuracy`."""
-    alphabet = getattr(family, "alphabet", None)
-    if not alphabet:
-        raise TrainingError(f"task family {family.name!r} has no character alphabet to train a model from scratch on")
-    if not 1 <= params.max_level < max(family.levels):
-        raise TrainingError(f"max level {params.max_level} must be from 1 to {max(family.levels) - 1}")
+    alphabet = check_seedable(family, params.max_level)
     work = target.parent / f".{target.name}.seeding"
     shutil.rmtree(work, ignore_errors=True)
     initial, trained = work / "initial", work / "trained"

@@ -42,7 +42,8 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     flat = [(task, i, reply) for task, samples in zip(tasks, replies, strict=True) for i, reply in enumerate(samples)]
     with bar(len(flat), f"round {round_no} verify") as progress:
         verdicts = ctx.verify_all([(t, family.extract(reply, t)) for t, _, reply in flat], progress.update)
-    labels = majority_labels(flat, family, cfg.majority_margin) if cfg.label_filter == "majority" else {}
+    majority = cfg.label_filter == "majority"
+    labels = majority_labels(flat, family, cfg.majority_margin) if majority else {}
     attempts = [
         {
             "task_id": task.id,
@@ -52,7 +53,7 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
             "passed": verdict.passed,
             "feedback": verdict.feedback,
             "stopped": verdict.stopped,
-            **({"label": labels.get(task.id) == family.extract(reply, task)} if labels else {}),
+            **({"label": labels.get(task.id) == family.extract(reply, task)} if majority else {}),
         }
         for (task, i, reply), verdict in zip(flat, verdicts, strict=True)
     ]
@@ -74,7 +75,7 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "sandbox_errors": sum(1 for row in attempts if row["stopped"] == "sandbox_error"),
         "stopped_by_limits": sum(1 for row in attempts if row["stopped"] and row["stopped"] != "sandbox_error"),
     }
-    if cfg.label_filter == "majority":
+    if majority:
         labelled = [row for row in attempts if row.get("label")]
         right = {row["task_id"] for row in labelled if row["passed"]}
         current["counts"].update(

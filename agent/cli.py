@@ -8,6 +8,7 @@ autodidact resume runs/<dir>
 autodidact rollback runs/<dir> [--to models/round-K]
 autodidact exec program.py [--json]
 autodidact seed --task addition --max-digits 5
+autodidact tasks | tools [--plugin FILE]
 """
 
 from __future__ import annotations
@@ -91,6 +92,28 @@ def _sandbox(name: str) -> Any:
         return get_sandbox(name)
     except ValueError as exc:
         raise UserError(f"{exc}; or use --sandbox local") from None
+
+
+PLUGIN_OPTION: dict[str, Any] = {
+    "action": "append",
+    "default": [],
+    "metavar": "FILE",
+    "help": "load plugins from a module file that declares PLUGINS = {'tasks': {...}, 'tools': {...}} (repeatable)",
+}
+
+
+def load_plugins(files: list[str]) -> list[str]:
+    """Load plugin module files; their absolute paths (kept in the run's config, so a resume loads them too)."""
+    from ..plugins import load_file
+
+    loaded = []
+    for file in files:
+        try:
+            load_file(file)
+        except FileNotFoundError as exc:
+            raise UserError(f"--plugin: {exc}") from None
+        loaded.append(str(Path(file).resolve()))
+    return loaded
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         "majority labels were right",
     )
     run.add_argument("--keep-candidates", action="store_true", help="keep the weights of rejected candidates")
+    run.add_argument("--plugin", **PLUGIN_OPTION)
     run.add_argument("--quiet", action="store_true", help="no progress on stderr (run.log still gets it)")
 
     resume = sub.add_parser("resume", help="continue a run that was interrupted, from its last finished node")
@@ -243,6 +267,23 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument("--json", action="store_true", help="print the result as JSON")
     exe.add_argument("--timeout", type=_positive(float), default=10.0, help="wall-clock seconds (default 10)")
     exe.add_argument("--sandbox", **SANDBOX_OPTION)
+    tasks = sub.add_parser(
+        "tasks",
+        help="list the task families (built-in and plugins) with their levels and where each came from",
+        description="List every task family: name, levels, one-line description, and the package (or plugin "
+        "file) it came from. Plugins that failed to load are listed with their error.",
+    )
+    tasks.add_argument("--json", action="store_true", help="print one JSON list")
+    tasks.add_argument("--plugin", **PLUGIN_OPTION)
+    tools = sub.add_parser(
+        "tools",
+        help="list the agent's tools (built-in and plugins) and where each came from",
+        description="List every tool the agent can call: name, one-line description, and the package (or plugin "
+        "file) it came from. Plugins that failed to load are listed with their error.",
+    )
+    tools.add_argument("--json", action="store_true", help="print one JSON list")
+    tools.add_argument("--plugin", **PLUGIN_OPTION)
+
     seed = sub.add_parser(
         "seed",
         help="train a small model from scratch on a task family's easy levels (a fast proving ground)",
@@ -274,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config_from_args(args: argparse.Namespace) -> RunConfig:
+    plugins = load_plugins(args.plugin)
     goal = args.goal.strip()
     if not goal:
         raise UserError(
@@ -319,6 +361,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig(
         goal=goal,
         label_filter=args.label_filter,
+        plugins=plugins,
         trainer=args.trainer,
         adapter=args.adapter,
         lora_output=args.lora_output,
@@ -454,7 +497,9 @@ def _open(run_dir: Path, quiet: bool = True) -> Any:
     from .rundir import RunDir
 
     run = RunDir.open(run_dir)
-    return RunContext(config=run.config(), run=run, quiet=quiet)
+    config = run.config()
+    load_plugins(config.plugins)
+    return RunContext(config=config, run=run, quiet=quiet)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -606,6 +651,44 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listing(rows: list[dict[str, Any]], group: str, as_json: bool) -> int:
+    from ..plugins import broken
+
+    failed = [{"name": p.name, "origin": p.origin, "error": p.error} for p in broken(group)]
+    if as_json:
+        print(json.dumps([*rows, *({**f, "broken": True} for f in failed)], indent=2))
+        return 0
+    width = max((len(r["name"]) for r in rows), default=4)
+    for r in rows:
+        levels = f" [levels {r['levels']}]" if "levels" in r else ""
+        print(f"{r['name']:<{width}}  {r['description']}{levels}  (from {r['origin']})")
+    for f in failed:
+        print(f"{f['name']:<{width}}  BROKEN: {f['error']}  (from {f['origin']})")
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from ..plugins import discover
+
+    load_plugins(args.plugin)
+    rows = []
+    for p in discover("tasks"):
+        if p.error is None:
+            levels = list(p.value.levels)
+            shown = f"{levels[0]}-{levels[-1]}" if levels == list(range(levels[0], levels[-1] + 1)) else levels
+            rows.append({"name": p.name, "description": p.description, "levels": shown, "origin": p.origin})
+    return _listing(rows, "tasks", args.json)
+
+
+def cmd_tools(args: argparse.Namespace) -> int:
+    from ..tools import agent_tools
+
+    load_plugins(args.plugin)
+    rows = [{"name": t.name, "description": t.description.strip().splitlines()[0], "origin": origin}
+            for t, origin in agent_tools()]  # fmt: skip
+    return _listing(rows, "tools", args.json)
+
+
 def _quiet_libraries() -> None:
     """Our own progress bars and log lines say what is happening; the libraries' per-file bars only clutter."""
     import logging
@@ -636,6 +719,8 @@ COMMANDS = {
     "rollback": cmd_rollback,
     "exec": cmd_exec,
     "seed": cmd_seed,
+    "tasks": cmd_tasks,
+    "tools": cmd_tools,
 }
 
 

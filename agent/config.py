@@ -151,6 +151,10 @@ class RunConfig:
         default=0.5,
         metadata={"description": "Gate: candidate/champion share of distinct completions below this is collapse."},
     )
+    plugins: list[str] = field(
+        default_factory=list,
+        metadata={"description": "Plugin module files loaded for this run (--plugin), loaded again on resume."},
+    )
     sandbox: str = field(default="local", metadata={"description": "Sandbox backend for running attempts."})
     keep_candidates: bool = field(
         default=False,

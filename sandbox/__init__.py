@@ -1,11 +1,15 @@
 """Where untrusted code runs: one `Sandbox` contract and its backends (local fork servers, Docker, E2B)."""
 
+from collections.abc import Mapping
+
+from ..plugins import Registry
 from .base import ExecResult, Limits, Sandbox
 from .docker_sandbox import DockerSandbox
 from .e2b_sandbox import E2BSandbox
 from .local import LocalSandbox
 
-BACKENDS: dict[str, type[Sandbox]] = {"local": LocalSandbox, "docker": DockerSandbox, "e2b": E2BSandbox}
+BACKENDS: Mapping[str, type[Sandbox]] = Registry("sandboxes")
+"""Every sandbox backend, built-in or plugin, by name (entry point group `autodidact.sandboxes`)."""
 
 
 def available_backends() -> list[str]:

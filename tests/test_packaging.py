@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ["agent", "tools", "sandbox", "trainers", "prompts"]
+FOLDERS = ["agent", "tools", "sandbox", "trainers", "prompts", "plugins"]
 
 
 def test_wheel_contains_every_subpackage_and_prompt(tmp_path):
@@ -40,7 +40,10 @@ def test_wheel_contains_every_subpackage_and_prompt(tmp_path):
         assert f"autodidact/prompts/{prompt.name}" in names
     assert not any(n.startswith(tuple(f"{f}/" for f in FOLDERS)) for n in names), "a folder installed top-level"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "autodidact = autodidact.agent.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    declared = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "autodidact = autodidact.agent.cli:main" in declared
+    for group in ("autodidact.tasks", "autodidact.sandboxes", "autodidact.tools"):  # the built-ins, as plugins
+        assert f"[{group}]" in declared
 
 
 def test_no_bare_imports_of_the_top_level_folders():

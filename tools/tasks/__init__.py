@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from ...plugins import Registry
 from ...sandbox import Sandbox
-from .addition import Addition
 from .base import Split, Task, TaskFamily, Verdict
-from .python_functions import PythonFunctions
 
-FAMILIES: dict[str, type[TaskFamily]] = {f.name: f for f in (PythonFunctions, Addition)}
+FAMILIES: Mapping[str, type[TaskFamily]] = Registry("tasks")
+"""Every task family, built-in or plugin, by name (entry point group `autodidact.tasks`)."""
 
 
 def get_family(name: str) -> TaskFamily:

@@ -141,8 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--tasks",
-        default=",".join(defaults.tasks),
-        help="comma-separated task families (default %(default)s)",
+        help="comma-separated task families (see `autodidact tasks`); default: the families the goal matches by "
+        "meaning, with the scores and the choice in the trace",
     )
     run.add_argument(
         "--levels", help="comma-separated difficulty levels to practise and evaluate on (default: all of the family's)"
@@ -323,7 +323,17 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         )
     from ..tools.tasks import FAMILIES
 
-    families = [f.strip() for f in args.tasks.split(",") if f.strip()]
+    choice = None
+    if args.tasks is None:
+        from .goals import match_families
+
+        try:
+            choice = match_families(goal, dict(FAMILIES)).to_dict()
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        families = list(choice["families"])
+    else:
+        families = [f.strip() for f in args.tasks.split(",") if f.strip()]
     unknown = [f for f in families if f not in FAMILIES]
     if unknown or not families:
         raise UserError(
@@ -362,6 +372,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         goal=goal,
         label_filter=args.label_filter,
         plugins=plugins,
+        task_choice=choice,
         trainer=args.trainer,
         adapter=args.adapter,
         lora_output=args.lora_output,
@@ -482,6 +493,8 @@ def start_run(run_dir: Path, config: RunConfig, location: str, *, quiet: bool, s
     run = RunDir.create(run_dir, config)
     ctx = RunContext(config=config, run=run, quiet=quiet, _sandbox=sandbox)
     ctx.log(f"run started in {run_dir}: goal {config.goal!r}, model {location}")
+    if config.task_choice:
+        ctx.log(f"task families: {config.task_choice['reason']}")
     seed_report = Path(location) / "seed.json"
     if seed_report.is_file():  # a model from `autodidact seed`: say what it was trained on and how well it did
         seeded = json.loads(seed_report.read_text(encoding="utf-8"))

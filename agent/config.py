@@ -17,6 +17,10 @@ class RunConfig:
         default_factory=lambda: ["python-functions"],
         metadata={"description": "Task families to practise on."},
     )
+    task_choice: dict[str, Any] | None = field(
+        default=None,
+        metadata={"description": "How the goal chose the task families (absent when --tasks named them)."},
+    )
     levels: list[int] | None = field(
         default=None,
         metadata={"description": "Difficulty levels to practise and evaluate on (None: every level of the family)."},

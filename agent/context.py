@@ -137,7 +137,7 @@ class RunContext:
         codes = [self.family(t.family).extract(reply, t) for t, (reply,) in zip(tasks, replies, strict=True)]
         verdicts = self.verify_all(list(zip(tasks, codes, strict=True)))
         rows = []
-        for task, (reply,), verdict in zip(tasks, replies, verdicts, strict=True):
+        for task, (reply,), code, verdict in zip(tasks, replies, codes, verdicts, strict=True):
             rows.append(
                 {
                     "task_id": task.id,
@@ -147,6 +147,7 @@ class RunContext:
                     "passed": verdict.passed,
                     "feedback": verdict.feedback,
                     "completion": reply,
+                    "form": self.family(task.family).answer_form(code),
                 }
             )
         write_jsonl(path, rows)

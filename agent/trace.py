@@ -102,6 +102,8 @@ def build_trace(ctx: RunContext, app: Any) -> dict[str, Any]:
         "decisions": values.get("decisions", []),
         "final": final_comparison(ctx, values),
         "timeline": timeline(ctx, app),
+        "tasks": ctx.config.tasks,
+        "task_choice": ctx.config.task_choice,
     }
 
 
@@ -144,9 +146,11 @@ def format_table(trace: dict[str, Any]) -> str:
         header.insert(3, "labels right")
         for line, r in zip(lines[1:], trace["rounds"], strict=True):
             precision = r["counts"].get("label_precision")
-            line.insert(3, "-" if precision is None else f"{precision:.0%}")
+            hardest = list((r["counts"].get("label_precision_by_level") or {}).items())[-2:]
+            detail = f" ({', '.join(f'L{k} {v:.0%}' for k, v in hardest)})" if hardest else ""
+            line.insert(3, "-" if precision is None else f"{precision:.0%}{detail}")
     out = _columns(lines)
-    out += format_levels(trace["rounds"])
+    out += format_levels(trace["rounds"]) + format_forms(trace["rounds"])
     final = trace.get("final")
     if final:
         out.append(
@@ -189,6 +193,23 @@ def format_levels(rounds: list[dict[str, Any]]) -> list[str]:
     return _columns(lines, label_first=True)
 
 
+def format_forms(rounds: list[dict[str, Any]]) -> list[str]:
+    """How the held-out answers were given (e.g. direct or code), where the family lets the model choose."""
+    evals = [
+        (r, r["eval"]["answer_forms"])
+        for r in rounds
+        if ((r.get("eval") or {}).get("answer_forms") or {}).get("candidate")
+    ]
+    if not evals:
+        return []
+
+    def show(forms: dict[str, Any]) -> str:
+        return ", ".join(f"{name} {v['share']:.0%} ({v['pass1']:.0%} right)" for name, v in forms.items())
+
+    out = [f"held-out answer forms: start: {show(evals[0][1]['champion'])}"]
+    return out + [f"  round {r['round']} candidate: {show(f['candidate'])}" for r, f in evals]
+
+
 def format_trace(trace: dict[str, Any]) -> str:
     out = [
         f"goal: {trace['goal']}",
@@ -199,6 +220,8 @@ def format_trace(trace: dict[str, Any]) -> str:
             else (f" (next: {', '.join(trace['next'])}; continue with autodidact resume)" if trace["next"] else "")
         ),
     ]
+    choice = trace.get("task_choice")
+    out.append(f"task families: {choice['reason']}" if choice else "task families: named with --tasks")
     out.append("timeline:")
     for e in trace["timeline"]:
         start = e["start"][11:19]

@@ -78,11 +78,20 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     if majority:
         labelled = [row for row in attempts if row.get("label")]
         right = {row["task_id"] for row in labelled if row["passed"]}
+        by_level: dict[str, list[set[str]]] = {}
+        for row in labelled:
+            sets = by_level.setdefault(str(row["difficulty"]), [set(), set()])
+            sets[0].add(row["task_id"])
+            if row["passed"]:
+                sets[1].add(row["task_id"])
         current["counts"].update(
             labelled=len(labelled),
             tasks_labelled=len(labels),
             # The share of majority labels the sandbox confirms: reported, never used to choose data.
             label_precision=round(len(right) / len(labels), 4) if labels else None,
+            label_precision_by_level={
+                k: round(len(v[1]) / len(v[0]), 4) for k, v in sorted(by_level.items(), key=lambda kv: int(kv[0]))
+            },
         )
     current["files"] = {
         "tasks": str(folder.relative_to(ctx.run.path) / "tasks.jsonl"),

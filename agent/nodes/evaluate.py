@@ -30,6 +30,18 @@ def by_difficulty(rows: list[dict[str, Any]]) -> dict[str, float]:
     return {k: round(v[0] / v[1], 4) for k, v in sorted(levels.items(), key=lambda kv: int(kv[0]))}
 
 
+def answer_forms(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Share of answers in each form, and pass@1 per form (only families where the model chooses a form)."""
+    forms: dict[str, list[int]] = {}
+    for r in rows:
+        if r.get("form"):
+            s = forms.setdefault(r["form"], [0, 0])
+            s[0] += r["passed"]
+            s[1] += 1
+    total = sum(v[1] for v in forms.values())
+    return {f: {"share": round(v[1] / total, 4), "pass1": round(v[0] / v[1], 4)} for f, v in sorted(forms.items())}
+
+
 def guard_counts(state: RunState, ctx: RunContext) -> dict[str, Any]:
     """Champion and candidate on the guard set: how many of the tasks the starting model solved each still solves."""
     guard = ctx.guard(state["base_model"])
@@ -71,6 +83,7 @@ def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "champion_split": split_counts(champion),
         "candidate_split": split_counts(candidate),
         "by_difficulty": {"champion": by_difficulty(champion), "candidate": by_difficulty(candidate)},
+        "answer_forms": {"champion": answer_forms(champion), "candidate": answer_forms(candidate)},
         "guard": guard_counts(state, ctx),
     }
     ctx.log(

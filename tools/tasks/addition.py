@@ -96,6 +96,7 @@ def sums_program(pairs: list[tuple[int, int]]) -> str:
 
 class Addition(TaskFamily):
     name = "addition"
+    keywords = ("add", "addition", "sum", "long", "numbers", "digits", "carry")
     description = (
         f"add two whole numbers of up to N digits (N = difficulty, 1-{WIDTH}), padded and reversed; for models "
         "trained from scratch with `autodidact seed`"

@@ -47,6 +47,8 @@ class TaskFamily(abc.ABC):
     name: str
     description: str
     levels: tuple[int, ...] = (1, 2, 3, 4, 5)
+    keywords: tuple[str, ...] = ()
+    """Words a goal for this family might use (besides its description), for matching goals to families."""
     repairable: bool = True
     """Whether refine may show the model a failed attempt with the sandbox's feedback and ask for a repair."""
     trainers: tuple[str, ...] = ("sft", "dpo", "grpo")
@@ -58,6 +60,11 @@ class TaskFamily(abc.ABC):
     ("band"), or practise just past the longest level the champion is reliable at ("frontier")."""
     run_defaults: dict[str, Any] = {}
     """RunConfig values that suit this family better than the general defaults (the user's flags still win)."""
+
+    def answer_form(self, extracted: str) -> str | None:
+        """The form an answer took (e.g. "code" or "direct"), for families where the model may choose; None
+        where there is one form."""
+        return None
 
     def extract(self, reply: str, task: Task) -> str:
         """What of the model's reply is verified: by default the code of its first fitting code block."""

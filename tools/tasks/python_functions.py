@@ -85,6 +85,7 @@ def make_task(template: Template, rng: random.Random, split: Split) -> Task:
 
 class PythonFunctions(TaskFamily):
     name = "python-functions"
+    keywords = ("python", "function", "code", "coding", "program", "programming", "write")
     description = "Write a small Python function (lists, strings, numbers, dicts) from a spec; checked on hidden tests."
 
     def generate(

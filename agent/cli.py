@@ -147,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--levels", help="comma-separated difficulty levels to practise and evaluate on (default: all of the family's)"
     )
+    run.add_argument(
+        "--task-file",
+        metavar="FILE",
+        help="your own tasks as JSONL, for --tasks jsonl (prompt plus tests, MBPP and HumanEval fields work; "
+        "malformed rows are reported with their line numbers)",
+    )
     run.add_argument("--run-dir", type=Path, help="where the run lives (default runs/<time>-<goal>)")
     run.add_argument("--seed", type=int, default=defaults.seed, help="seed for tasks and sampling (default 0)")
     for name, flag, kind in NUMERIC_OPTIONS:
@@ -339,7 +345,12 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         raise UserError(
             f"unknown task family {', '.join(unknown) or '(none)'}; choose from: {', '.join(sorted(FAMILIES))}"
         )
-    chosen = [FAMILIES[f]() for f in families]
+    from ..tools.tasks.jsonl import TaskFileError
+
+    try:
+        chosen = [FAMILIES[f].configured(task_file=args.task_file) for f in families]
+    except TaskFileError as exc:
+        raise UserError(str(exc)) from None
     known = sorted(set.intersection(*(set(f.levels) for f in chosen)))
     levels = None
     if args.levels:
@@ -373,6 +384,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         label_filter=args.label_filter,
         plugins=plugins,
         task_choice=choice,
+        task_file=str(Path(args.task_file).resolve()) if args.task_file else None,
         trainer=args.trainer,
         adapter=args.adapter,
         lora_output=args.lora_output,

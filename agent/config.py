@@ -17,6 +17,9 @@ class RunConfig:
         default_factory=lambda: ["python-functions"],
         metadata={"description": "Task families to practise on."},
     )
+    task_file: str | None = field(
+        default=None, metadata={"description": "The user's tasks, for the jsonl task family (a JSONL file)."}
+    )
     task_choice: dict[str, Any] | None = field(
         default=None,
         metadata={"description": "How the goal chose the task families (absent when --tasks named them)."},

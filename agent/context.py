@@ -14,7 +14,7 @@ from typing import Any
 
 from ..sandbox import Sandbox, get_sandbox
 from ..tools.generate import Generator, SamplingParams
-from ..tools.tasks import Task, TaskFamily, Verdict, get_family, verify_each
+from ..tools.tasks import FAMILIES, Task, TaskFamily, Verdict, get_family, verify_each
 from .config import RunConfig
 from .rundir import RunDir, read_jsonl, write_jsonl
 
@@ -28,6 +28,7 @@ class RunContext:
     run: RunDir
     quiet: bool = False
     _generators: dict[str, Generator] = field(default_factory=dict)
+    _families: dict[str, TaskFamily] = field(default_factory=dict)
     _sandbox: Sandbox | None = None
     usage: dict[str, float] = field(default_factory=lambda: {"sandbox_s": 0.0, "tokens": 0, "train_steps": 0})
     """What this process has spent (the graph adds each node's share to the state's `usage`)."""
@@ -39,7 +40,12 @@ class RunContext:
 
     # -- resources ---------------------------------------------------------------------------------------
     def family(self, name: str) -> TaskFamily:
-        return get_family(name)
+        """The task family `name`, configured for this run (loaded once)."""
+        if name not in self._families:
+            if name not in FAMILIES:
+                get_family(name)  # the error that lists the known families
+            self._families[name] = FAMILIES[name].configured(task_file=self.config.task_file)
+        return self._families[name]
 
     @property
     def sandbox(self) -> Sandbox:

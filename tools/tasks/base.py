@@ -61,6 +61,11 @@ class TaskFamily(abc.ABC):
     run_defaults: dict[str, Any] = {}
     """RunConfig values that suit this family better than the general defaults (the user's flags still win)."""
 
+    @classmethod
+    def configured(cls, task_file: str | None = None) -> TaskFamily:
+        """The family for a run with these settings (a family that reads the user's tasks takes the file)."""
+        return cls()
+
     def answer_form(self, extracted: str) -> str | None:
         """The form an answer took (e.g. "code" or "direct"), for families where the model may choose; None
         where there is one form."""

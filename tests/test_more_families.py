@@ -1,4 +1,4 @@
-"""The arithmetic family: questions with known values, direct and code answers, both verified."""
+"""The arithmetic and list-functions families: tasks with known answers, verified in the sandbox."""
 
 from __future__ import annotations
 
@@ -46,3 +46,19 @@ def test_direct_and_code_answers_are_both_verified_and_their_form_recorded(sandb
     for (name, (_, want, form)), verdict in zip(replies.items(), verdicts, strict=True):
         assert verdict.passed == want, (name, verdict)
         assert family.answer_form(extracted[name]) == form
+
+
+def test_list_functions_are_induced_from_examples_and_checked_on_hidden_ones(sandbox):
+    family = get_family("list-functions")
+    for level in family.levels:
+        tasks = family.generate(split="train", difficulty=level, n=5, seed=2)
+        assert len(tasks) == 5 and all(t.template.count("+") == level - 1 for t in tasks)
+    held = family.heldout(n=40, seed=2)
+    assert {t.template for t in held}.isdisjoint(
+        {t.template for lvl in family.levels for t in family.generate(split="train", difficulty=lvl, n=60, seed=2)}
+    )  # held-out tasks ask for programs never practised
+    task = tasks[0]
+    wrong = "def f(xs):\n    return xs\n"
+    verdicts = verify_each([(task, task.reference), (task, wrong)], sandbox)
+    assert [v.passed for v in verdicts] == [True, False]
+    assert "f(" in task.prompt and str(task.hidden["expected"][0]) not in task.prompt.split("examples:")[0]

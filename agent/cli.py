@@ -160,8 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sandbox", **SANDBOX_OPTION)
     run.add_argument(
         "--trainer",
-        choices=["auto", "sft", "dpo", "grpo"],
         default=defaults.trainer,
+        metavar="METHOD",
         help="how to train each round: sft (verified answers), dpo (failed vs verified pairs), grpo (online "
         "sandbox reward), or auto: chosen per round from the data, with the reason in the trace (default auto)",
     )
@@ -322,6 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config_from_args(args: argparse.Namespace) -> RunConfig:
     plugins = load_plugins(args.plugin)
+    from ..trainers import TRAINERS
+
+    if args.trainer != "auto" and args.trainer not in TRAINERS:
+        raise UserError(f"--trainer {args.trainer}: choose auto or one of {', '.join(TRAINERS)}")
     goal = args.goal.strip()
     if not goal:
         raise UserError(

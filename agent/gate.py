@@ -25,6 +25,7 @@ from typing import Any
 
 from langgraph.types import interrupt
 
+from ..trainers import TRAINERS
 from .config import RunConfig
 from .state import Decision, RunState
 
@@ -142,18 +143,19 @@ def judge_refine(state: RunState, config: RunConfig) -> Decision:
     )
 
 
-# What each method trains on, the count select made of it, and the config field with the minimum.
+# Per kind of training data (a trainer's `data`): what it is, the count select made of it, and the config field
+# with the minimum.
 TRAINING_DATA = {
-    "sft": ("verified rows", "selected", "min_rows"),
-    "dpo": ("preference pairs", "pairs", "min_pairs"),
-    "grpo": ("tasks with mixed outcomes", "grpo_prompts", "min_grpo_tasks"),
+    "selected": ("verified rows", "selected", "min_rows"),
+    "pairs": ("preference pairs", "pairs", "min_pairs"),
+    "prompts": ("tasks with mixed outcomes", "grpo_prompts", "min_grpo_tasks"),
 }
 
 
 def judge_select(state: RunState, config: RunConfig) -> Decision:
     counts, trainer = state["current"]["counts"], state["current"]["trainer"]
     method = trainer["method"]
-    what, key, minimum_field = TRAINING_DATA[method]
+    what, key, minimum_field = TRAINING_DATA[TRAINERS[method].data]
     have, need = counts[key], getattr(config, minimum_field)
     numbers = {
         k: counts[k] for k in ("selected", "pairs", "grpo_prompts", "duplicates_dropped", "heldout_overlap_dropped")

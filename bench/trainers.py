@@ -28,9 +28,10 @@ from autodidact.agent.context import RunContext
 from autodidact.agent.gate import TRAINING_DATA, judge_train
 from autodidact.agent.graph import THREAD, build_graph
 from autodidact.agent.nodes.evaluate import evaluate
-from autodidact.agent.nodes.train import DATA_FILE, train
+from autodidact.agent.nodes.train import train
 from autodidact.agent.rundir import RunDir
 from autodidact.tools.models import check_model
+from autodidact.trainers import TRAINERS
 
 
 def acquire_once(args: argparse.Namespace, run_dir: Path) -> tuple[RunContext, dict[str, Any]]:
@@ -66,7 +67,7 @@ def one_method(method: str, ctx: RunContext, state: dict[str, Any], target: Path
     rec = state["current"]["train"]
     row = {
         "method": method,
-        "data": f"{state['current']['counts'][TRAINING_DATA[method][1]]} {DATA_FILE[method]}",
+        "data": f"{state['current']['counts'][TRAINING_DATA[TRAINERS[method].data][1]]} {TRAINERS[method].data}",
         "steps": rec.get("steps", 0),
         "train_s": round(rec.get("duration_s", train_s), 1),
         "node_s": round(train_s, 1),

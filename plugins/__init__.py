@@ -1,4 +1,4 @@
-"""Plugins: tools, task families and sandboxes, found through Python entry points.
+"""Plugins: tools, task families, trainers and sandboxes, found through Python entry points.
 
 Every built-in registers the way a plugin does, in pyproject.toml:
 
@@ -12,6 +12,7 @@ so the path a user's plugin takes is the path the built-ins take, and it is exer
 | `autodidact.tasks` | a `TaskFamily` subclass |
 | `autodidact.sandboxes` | a `Sandbox` subclass |
 | `autodidact.tools` | a LangChain tool (`BaseTool`), or a function returning a list of them |
+| `autodidact.trainers` | an `autodidact.trainers.Trainer` (name, hyper-parameters, data, train function) |
 
 A module that is not packaged loads with `--plugin path/to/module.py`: it declares
 `PLUGINS = {"tasks": {"name": Family}, "tools": {"name": tool}, ...}`. A plugin that fails to load is reported
@@ -28,7 +29,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-GROUPS = {"tasks": "autodidact.tasks", "sandboxes": "autodidact.sandboxes", "tools": "autodidact.tools"}
+GROUPS = {
+    "tasks": "autodidact.tasks",
+    "sandboxes": "autodidact.sandboxes",
+    "tools": "autodidact.tools",
+    "trainers": "autodidact.trainers",
+}
 
 
 @dataclass(frozen=True)

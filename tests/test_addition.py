@@ -123,7 +123,8 @@ def test_the_family_sets_its_defaults_and_the_users_flags_win():
     assert config.learning_rate == 1e-4  # the user's
     assert config.max_steps_per_round == get_family("addition").run_defaults["max_steps_per_round"]  # the family's
     assert config.train_params["sft"] == {"warmup_steps": 10, "max_length": 48}  # both, merged
-    assert _config().learning_rate == RunConfig(goal="g").learning_rate  # another family: the general default
+    general = _config("--tasks", "python-functions").learning_rate
+    assert general == RunConfig(goal="g").learning_rate  # another family: the general default
 
 
 def test_levels_are_checked_against_the_families():
@@ -131,7 +132,7 @@ def test_levels_are_checked_against_the_families():
     with pytest.raises(UserError, match=r"levels of addition \(1-12\)"):
         _config("--tasks", "addition", "--levels", "13")
     with pytest.raises(UserError, match=r"\(1-5\)"):
-        _config("--levels", "7")
+        _config("--tasks", "python-functions", "--levels", "7")
 
 
 def test_the_majority_filter_samples_several_answers_at_a_temperature():

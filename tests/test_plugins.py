@@ -11,7 +11,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from conftest import TINY_RUN
+from conftest import TINY_RUN, tiny_run_args, trace_of
 
 from autodidact import plugins
 from autodidact.agent.cli import main
@@ -40,6 +40,7 @@ def test_the_built_ins_register_through_entry_points(capsys):
     tools = _listed(capsys, "tools")
     assert {"train_sft", "train_dpo", "train_grpo", "run_python"} <= set(tools)
     assert {p.name for p in plugins.discover("sandboxes")} >= {"local", "docker", "e2b"}
+    assert {p.name for p in plugins.discover("trainers")} >= {"sft", "dpo", "grpo"}
 
 
 def test_the_run_python_tool_runs_code_in_the_sandbox():
@@ -138,3 +139,25 @@ def test_a_fresh_virtualenv_with_the_example_installed_lists_and_runs_it(warm_mo
     assert stages[:2] == ["plan", "acquire"]  # the round ran on the plugin's tasks, through the gates
     attempts = run_dir / trace["rounds"][0]["files"]["attempts"]
     assert attempts.exists() and all(json.loads(line)["task_id"].startswith("multiples-") for line in attempts.open())
+
+
+def test_a_plugin_trainer_trains_a_round(warm_model, tmp_path, capsys):
+    """A trainer from a plugin file is listed as a tool, chosen with --trainer, and trains the round's candidate."""
+    marker = tmp_path / "called"
+    plugin = tmp_path / "my_trainer.py"
+    plugin.write_text(
+        "from pathlib import Path\n"
+        "from autodidact.trainers import SFTParams, Trainer, train_sft\n"
+        "def train(*, items, verify_all=None, **kw):\n"
+        f"    Path({str(marker)!r}).write_text(str(len(items)))\n"
+        "    return train_sft(rows=items, **kw)\n"
+        "PLUGINS = {'trainers': {'my_sft': Trainer('my_sft', 'SFT, counted.', SFTParams, 'selected', train)}}\n"
+    )
+    assert "train_my_sft" in _listed(capsys, "tools", "--plugin", str(plugin))
+    run_dir = tmp_path / "run"
+    assert main([*tiny_run_args(warm_model, run_dir, "--trainer", "my_sft", "--plugin", str(plugin), rounds=1)]) == 0
+    (record,) = trace_of(run_dir, capsys)["rounds"]
+    assert record["method"] == "my_sft" and int(marker.read_text()) == record["counts"]["selected"] > 0
+    assert record["train"]["steps"] > 0
+    assert main(["run", "g", "--trainer", "nope", "--run-dir", str(tmp_path / "other")]) == 2
+    assert "choose auto or one of" in capsys.readouterr().err

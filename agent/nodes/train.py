@@ -14,13 +14,11 @@ from typing import Any
 
 from ...tools.codeblock import truncate_after_code
 from ...tools.generate import SamplingParams
-from ...trainers import PARAMS, TrainingError, TrainParams, train_dpo, train_grpo, train_sft, verified_reward
+from ...trainers import PARAMS, TRAINERS, GRPOParams, TrainingError, TrainParams
 from ...trainers.store import CheckpointStore
 from ..context import RunContext
 from ..rundir import read_jsonl
 from ..state import RunState
-
-DATA_FILE = {"sft": "selected", "dpo": "pairs", "grpo": "prompts"}
 
 
 def method_params(method: str, cfg: Any, n_items: int, round_no: int) -> TrainParams:
@@ -34,11 +32,11 @@ def method_params(method: str, cfg: Any, n_items: int, round_no: int) -> TrainPa
         "lora_output": cfg.lora_output,
     }
     overrides = cfg.train_params.get(method, {})
-    if method != "grpo":
+    if not issubclass(PARAMS[method], GRPOParams):  # offline methods: epochs over the data
         epochs = min(cfg.epochs, cfg.max_steps_per_round * cfg.train_batch_size / max(1, n_items))
         extra = {"learning_rate": cfg.learning_rate} if method == "sft" else {}
         return dataclasses.replace(PARAMS[method](**common, **extra, epochs=round(epochs, 3)), **overrides)
-    params: Any = PARAMS["grpo"](**common, max_completion_length=cfg.max_new_tokens, temperature=cfg.temperature)
+    params: Any = PARAMS[method](**common, max_completion_length=cfg.max_new_tokens, temperature=cfg.temperature)
     params = dataclasses.replace(params, **overrides)
     # Each step samples batch_size completions (batch_size / num_generations prompts): cap the steps.
     per_epoch = math.ceil(n_items * params.num_generations / params.batch_size)
@@ -76,7 +74,8 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
     cfg, round_no = ctx.config, state["round"]
     current = dict(state["current"])
     method = current["trainer"]["method"]
-    data_file = ctx.run.path / current["files"][DATA_FILE[method]]
+    trainer = TRAINERS[method]
+    data_file = ctx.run.path / current["files"][trainer.data]
     items = read_jsonl(data_file)
     output = ctx.run.model_dir(round_no)
     # A run killed during training leaves temporary directories behind; they hold nothing worth keeping.
@@ -84,17 +83,11 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
         shutil.rmtree(leftover, ignore_errors=True)
     params = method_params(method, cfg, len(items), round_no)
     params = dataclasses.replace(params, **current.get("retry_params", {}))  # a retry after a failed fit
-    ctx.log(f"round {round_no}: train: {method} on {len(items)} {DATA_FILE[method]} ({params.to_dict()})")
+    ctx.log(f"round {round_no}: train: {method} on {len(items)} {trainer.data} ({params.to_dict()})")
     base, logs = ctx.resolve(state["champion"]), ctx.run.path / "logs" / f"round-{round_no}"
     common: dict[str, Any] = {"base": base, "output_dir": output, "log_dir": logs, "progress": not ctx.quiet}
     try:
-        if method == "sft":
-            result = train_sft(rows=items, params=params, **common)  # type: ignore[arg-type]
-        elif method == "dpo":
-            result = train_dpo(pairs=items, params=params, **common)  # type: ignore[arg-type]
-        else:
-            reward = verified_reward(ctx.verify_all, params.format_penalty)  # type: ignore[attr-defined]
-            result = train_grpo(prompts=items, reward=reward, params=params, **common)  # type: ignore[arg-type]
+        result = trainer.train(items=items, params=params, verify_all=ctx.verify_all, **common)
     except TrainingError as exc:
         current["train"] = {"method": method, "error": str(exc), "rows": len(items), "params": params.to_dict()}
         return {"current": current, "candidate": None}

@@ -273,22 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument("--json", action="store_true", help="print the result as JSON")
     exe.add_argument("--timeout", type=_positive(float), default=10.0, help="wall-clock seconds (default 10)")
     exe.add_argument("--sandbox", **SANDBOX_OPTION)
-    tasks = sub.add_parser(
-        "tasks",
-        help="list the task families (built-in and plugins) with their levels and where each came from",
-        description="List every task family: name, levels, one-line description, and the package (or plugin "
-        "file) it came from. Plugins that failed to load are listed with their error.",
-    )
-    tasks.add_argument("--json", action="store_true", help="print one JSON list")
-    tasks.add_argument("--plugin", **PLUGIN_OPTION)
-    tools = sub.add_parser(
-        "tools",
-        help="list the agent's tools (built-in and plugins) and where each came from",
-        description="List every tool the agent can call: name, one-line description, and the package (or plugin "
-        "file) it came from. Plugins that failed to load are listed with their error.",
-    )
-    tools.add_argument("--json", action="store_true", help="print one JSON list")
-    tools.add_argument("--plugin", **PLUGIN_OPTION)
+    for name, what in (("tasks", "task families (with their levels)"), ("tools", "tools the agent can call")):
+        listing = sub.add_parser(
+            name,
+            help=f"list the {what}, built-in and from plugins, and where each came from",
+            description=f"List the {what}: name, one-line description, and the package (or plugin file) each "
+            "came from. Plugins that failed to load are listed with their error.",
+        )
+        listing.add_argument("--json", action="store_true", help="print one JSON list")
+        listing.add_argument("--plugin", **PLUGIN_OPTION)
 
     seed = sub.add_parser(
         "seed",

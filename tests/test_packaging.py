@@ -42,7 +42,12 @@ def test_wheel_contains_every_subpackage_and_prompt(tmp_path):
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     declared = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "autodidact = autodidact.agent.cli:main" in declared
-    for group in ("autodidact.tasks", "autodidact.sandboxes", "autodidact.tools", "autodidact.trainers"):  # the built-ins, as plugins
+    for group in (
+        "autodidact.tasks",
+        "autodidact.sandboxes",
+        "autodidact.tools",
+        "autodidact.trainers",
+    ):  # the built-ins, as plugins
         assert f"[{group}]" in declared
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ...plugins import Registry
 from ...sandbox import Sandbox
-from .base import Split, Task, TaskFamily, Verdict
+from .base import Split, Task, TaskFamily, Verdict, verify_hidden_calls
 
 FAMILIES: Mapping[str, type[TaskFamily]] = Registry("tasks")
 """Every task family, built-in or plugin, by name (entry point group `autodidact.tasks`)."""
@@ -35,4 +35,4 @@ def verify_each(pairs: list[tuple[Task, str]], sandbox: Sandbox, progress: Any =
     return [v for v in verdicts if v is not None]
 
 
-__all__ = ["FAMILIES", "Split", "Task", "TaskFamily", "Verdict", "get_family", "verify_each"]
+__all__ = ["FAMILIES", "Split", "Task", "TaskFamily", "Verdict", "get_family", "verify_each", "verify_hidden_calls"]

@@ -134,15 +134,6 @@ class Addition(TaskFamily):
     ) -> list[Task]:
         return sample(split, difficulty, n, random.Random(f"addition:{split}:{difficulty}:{seed}"), exclude_prompts)
 
-    def heldout(self, *, n: int, seed: int, levels: tuple[int, ...] | None = None) -> list[Task]:
-        chosen = levels or self.levels
-        base, extra = divmod(n, len(chosen))
-        tasks: list[Task] = []
-        for i, digits in enumerate(chosen):
-            rng = random.Random(f"addition:heldout:{digits}:{seed}")
-            tasks += sample("heldout", digits, base + (1 if i < extra else 0), rng)
-        return tasks
-
     def extract(self, reply: str, task: Task) -> str:
         return reply.strip()
 

@@ -95,16 +95,6 @@ class Arithmetic(TaskFamily):
                 tasks.append(task)
         return tasks
 
-    def heldout(self, *, n: int, seed: int, levels: tuple[int, ...] | None = None) -> list[Task]:
-        chosen = levels or self.levels
-        return [
-            task
-            for i, level in enumerate(chosen)
-            for task in self.generate(
-                split="heldout", difficulty=level, n=n // len(chosen) + (i < n % len(chosen)), seed=seed + 7_000_001
-            )
-        ]
-
     def extract(self, reply: str, task: Task) -> str:
         """The program of the reply's code block; else its direct answer as `answer: N`; else ""."""
         code = extract_code(reply)

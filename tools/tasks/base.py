@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from ...sandbox import Sandbox
 from ..codeblock import extract_code
-from ..verify import Verdict
+from ..verify import Verdict, verify_function
 
 Split = Literal["train", "heldout"]
 
@@ -88,10 +88,17 @@ class TaskFamily(abc.ABC):
         """`n` tasks at `difficulty`, deterministic for (split, difficulty, n, seed), none with a prompt in
         `exclude_prompts` (the held-out prompts)."""
 
-    @abc.abstractmethod
     def heldout(self, *, n: int, seed: int, levels: tuple[int, ...] | None = None) -> list[Task]:
         """The fixed evaluation set of a run (at `levels`, default all): disjoint from every task
-        `generate(split="train")` can make."""
+        `generate(split="train")` can make. By default `n` shared evenly over the levels, from
+        `generate(split="heldout")` (a family whose splits are disjoint by construction)."""
+        chosen = levels or self.levels
+        base, extra = divmod(n, len(chosen))
+        return [
+            task
+            for i, level in enumerate(chosen)
+            for task in self.generate(split="heldout", difficulty=level, n=base + (i < extra), seed=seed)
+        ]
 
     @abc.abstractmethod
     def verify(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
@@ -111,3 +118,15 @@ class TaskFamily(abc.ABC):
 
         with ThreadPoolExecutor(max(1, sandbox.concurrency)) as pool:
             return list(pool.map(one, pairs))
+
+
+def verify_hidden_calls(task: Task, code: str, sandbox: Sandbox) -> Verdict:
+    """Verify a "write a function" attempt on the task's hidden inputs with the function harness (the expected
+    outputs, `task.hidden["expected"]`, never enter the sandbox)."""
+    return verify_function(
+        code=code,
+        entry_point=task.entry_point,
+        inputs=task.hidden["inputs"],
+        expected=task.hidden["expected"],
+        sandbox=sandbox,
+    )

@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ...sandbox import Limits, Sandbox
-from ..verify import verify_function
-from .base import Split, Task, TaskFamily, Verdict
+from .base import Split, Task, TaskFamily, Verdict, verify_hidden_calls
 
 HELDOUT_SHARE = 4
 RUNNER = """import sys
@@ -165,13 +164,7 @@ class Jsonl(TaskFamily):
 
     def verify(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
         if "inputs" in task.hidden:
-            return verify_function(
-                code=code,
-                entry_point=task.entry_point,
-                inputs=task.hidden["inputs"],
-                expected=task.hidden["expected"],
-                sandbox=sandbox,
-            )
+            return verify_hidden_calls(task, code, sandbox)
         if not code.strip():
             return Verdict(passed=False, feedback="The reply contains no Python code block.")
         marker = "@@tests-passed-" + secrets.token_hex(16) + "@@"

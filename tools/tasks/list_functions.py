@@ -15,8 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...sandbox import Sandbox
-from ..verify import verify_function
-from .base import Split, Task, TaskFamily, Verdict
+from .base import Split, Task, TaskFamily, Verdict, verify_hidden_calls
 
 HELDOUT_BUCKETS = 5
 SHOWN, HIDDEN = 5, 8
@@ -117,21 +116,5 @@ class ListFunctions(TaskFamily):
                 tasks.append(task)
         return tasks
 
-    def heldout(self, *, n: int, seed: int, levels: tuple[int, ...] | None = None) -> list[Task]:
-        chosen = levels or self.levels
-        return [
-            task
-            for i, level in enumerate(chosen)
-            for task in self.generate(
-                split="heldout", difficulty=level, n=n // len(chosen) + (i < n % len(chosen)), seed=seed + 9_000_011
-            )
-        ]
-
     def verify(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
-        return verify_function(
-            code=code,
-            entry_point=task.entry_point,
-            inputs=task.hidden["inputs"],
-            expected=task.hidden["expected"],
-            sandbox=sandbox,
-        )
+        return verify_hidden_calls(task, code, sandbox)

@@ -16,8 +16,8 @@ from typing import Any
 
 from ...prompts import render
 from ...sandbox import Sandbox
-from ..verify import call_text, plain, show, verify_function
-from .base import Split, Task, TaskFamily, Verdict
+from ..verify import call_text, plain, show
+from .base import Split, Task, TaskFamily, Verdict, verify_hidden_calls
 from .function_templates import TEMPLATES, Template
 
 HELDOUT_ONLY_SHARE = 4  # one template in four is held out entirely
@@ -139,10 +139,4 @@ class PythonFunctions(TaskFamily):
         return tasks
 
     def verify(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
-        return verify_function(
-            code=code,
-            entry_point=task.entry_point,
-            inputs=task.hidden["inputs"],
-            expected=task.hidden["expected"],
-            sandbox=sandbox,
-        )
+        return verify_hidden_calls(task, code, sandbox)

@@ -15,10 +15,7 @@ from typing import Any
 from langchain_core.tools import tool
 
 from autodidact.sandbox import Sandbox
-from autodidact.tools.tasks import Split, Task, TaskFamily, Verdict
-from autodidact.tools.verify import verify_function
-
-HELDOUT_SEED_OFFSET = 1_000_000  # held-out tasks come from their own seed stream
+from autodidact.tools.tasks import Split, Task, TaskFamily, Verdict, verify_hidden_calls
 
 
 def reference(xs: list[int], k: int) -> int:
@@ -65,25 +62,8 @@ class Multiples(TaskFamily):
         tasks = [self._task(rng, split, difficulty) for _ in range(3 * n)]
         return [t for t in tasks if t.prompt not in exclude_prompts][:n]
 
-    def heldout(self, *, n: int, seed: int, levels: tuple[int, ...] | None = None) -> list[Task]:
-        chosen = levels or self.levels
-        return [
-            task
-            for i, level in enumerate(chosen)
-            for task in self.generate(
-                split="heldout", difficulty=level, n=n // len(chosen) + (i < n % len(chosen)),
-                seed=seed + HELDOUT_SEED_OFFSET,
-            )
-        ]  # fmt: skip
-
     def verify(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
-        return verify_function(
-            code=code,
-            entry_point=task.entry_point,
-            inputs=task.hidden["inputs"],
-            expected=task.hidden["expected"],
-            sandbox=sandbox,
-        )
+        return verify_hidden_calls(task, code, sandbox)
 
 
 @tool

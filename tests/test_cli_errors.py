@@ -37,23 +37,23 @@ def test_empty_goal(tmp_path, capsys):
 
 
 def test_unknown_task_family(tmp_path, capsys):
-    err = run_cli(["run", "g", "--tasks", "chess", "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    err = run_cli(["run", "write python functions", "--tasks", "chess", "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
     assert "unknown task family chess" in err and "python-functions" in err
 
 
 def test_bad_levels(tmp_path, capsys):
-    err = run_cli(["run", "g", "--levels", "0,9", "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    err = run_cli(["run", "write python functions", "--levels", "0,9", "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
     assert "--levels" in err
 
 
 def test_model_path_that_does_not_exist(tmp_path, capsys):
-    err = run_cli(["run", "g", "--model", str(tmp_path / "nope"), "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    err = run_cli(["run", "write python functions", "--model", str(tmp_path / "nope"), "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
     assert "no such model directory" in err and not (tmp_path / "r").exists()
 
 
 def test_model_dir_without_config(tmp_path, capsys):
     (tmp_path / "m").mkdir()
-    err = run_cli(["run", "g", "--model", str(tmp_path / "m"), "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    err = run_cli(["run", "write python functions", "--model", str(tmp_path / "m"), "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
     assert "config.json" in err
 
 
@@ -63,14 +63,14 @@ def test_corrupt_checkpoint(tmp_path, capsys, tiny_model):
     for f in tiny_model.iterdir():
         (corrupt / f.name).write_bytes(f.read_bytes())
     (corrupt / "model.safetensors").write_bytes(b"\x00garbage" * 100)
-    err = run_cli(["run", "g", "--model", str(corrupt), "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    err = run_cli(["run", "write python functions", "--model", str(corrupt), "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
     assert "cannot load the model" in err and not (tmp_path / "r").exists()
 
 
 def test_run_dir_that_is_a_file(tmp_path, capsys):
     f = tmp_path / "file"
     f.write_text("keep me")
-    err = run_cli(["run", "g", "--run-dir", str(f)], capsys, tmp_path)
+    err = run_cli(["run", "write python functions", "--run-dir", str(f)], capsys, tmp_path)
     assert "is a file" in err and f.read_text() == "keep me"
 
 
@@ -78,7 +78,7 @@ def test_run_dir_of_another_goal(tmp_path, capsys):
     d = tmp_path / "run"
     d.mkdir()
     (d / "run.json").write_text(json.dumps({"goal": "other goal", "config": {}}))
-    err = run_cli(["run", "my goal", "--run-dir", str(d)], capsys, tmp_path)
+    err = run_cli(["run", "write python functions", "--run-dir", str(d)], capsys, tmp_path)
     assert "another run" in err and "other goal" in err
 
 
@@ -86,7 +86,7 @@ def test_run_dir_that_is_not_empty(tmp_path, capsys):
     d = tmp_path / "stuff"
     d.mkdir()
     (d / "notes.txt").write_text("x")
-    err = run_cli(["run", "g", "--run-dir", str(d)], capsys, tmp_path)
+    err = run_cli(["run", "write python functions", "--run-dir", str(d)], capsys, tmp_path)
     assert "not empty" in err
 
 
@@ -145,7 +145,7 @@ def test_a_sandbox_that_cannot_run_here_is_a_one_line_error(tmp_path, capsys, mo
     ],
 )
 def test_bad_trainer_and_budget_options(flag, words, tmp_path, capsys):
-    err = run_cli(["run", "g", "--run-dir", str(tmp_path / "r"), *flag], capsys, tmp_path)
+    err = run_cli(["run", "write python functions", "--run-dir", str(tmp_path / "r"), *flag], capsys, tmp_path)
     assert words in err and not (tmp_path / "r").exists()
 
 

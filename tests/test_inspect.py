@@ -77,7 +77,8 @@ def test_the_report_opens_in_a_browser_with_its_plots_and_sample_browser(finishe
     dom = subprocess.run(
         [browser, *flags, "--virtual-time-budget=5000", "--dump-dom", url], capture_output=True, text=True, timeout=120
     ).stdout
-    assert dom.count("<svg") == 5, "five plots"
+    assert dom.count("<svg") == 6, "six plots"
+    assert "Held-out pass@1 per difficulty level" in dom
     assert 'data-ready="1"' in dom, "the sample browser's script ran"
     assert dom.count('class="sample"') > 0 and " shown</span>" in dom
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

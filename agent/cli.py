@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.trainer,
         metavar="METHOD",
         help="how to train each round: sft (verified answers), dpo (failed vs verified pairs), grpo (online "
-        "sandbox reward), or auto: chosen per round from the data, with the reason in the trace (default auto)",
+        "sandbox reward), a plugin's trainer (autodidact tools lists it as train_NAME), or auto: chosen per round "
+        "from the data, with the reason in the trace (default auto)",
     )
     run.add_argument(
         "--adapter",

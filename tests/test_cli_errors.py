@@ -37,23 +37,35 @@ def test_empty_goal(tmp_path, capsys):
 
 
 def test_unknown_task_family(tmp_path, capsys):
-    err = run_cli(["run", "write python functions", "--tasks", "chess", "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    err = run_cli(
+        ["run", "write python functions", "--tasks", "chess", "--run-dir", str(tmp_path / "r")], capsys, tmp_path
+    )
     assert "unknown task family chess" in err and "python-functions" in err
 
 
 def test_bad_levels(tmp_path, capsys):
-    err = run_cli(["run", "write python functions", "--levels", "0,9", "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    err = run_cli(
+        ["run", "write python functions", "--levels", "0,9", "--run-dir", str(tmp_path / "r")], capsys, tmp_path
+    )
     assert "--levels" in err
 
 
 def test_model_path_that_does_not_exist(tmp_path, capsys):
-    err = run_cli(["run", "write python functions", "--model", str(tmp_path / "nope"), "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    err = run_cli(
+        ["run", "write python functions", "--model", str(tmp_path / "nope"), "--run-dir", str(tmp_path / "r")],
+        capsys,
+        tmp_path,
+    )
     assert "no such model directory" in err and not (tmp_path / "r").exists()
 
 
 def test_model_dir_without_config(tmp_path, capsys):
     (tmp_path / "m").mkdir()
-    err = run_cli(["run", "write python functions", "--model", str(tmp_path / "m"), "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    err = run_cli(
+        ["run", "write python functions", "--model", str(tmp_path / "m"), "--run-dir", str(tmp_path / "r")],
+        capsys,
+        tmp_path,
+    )
     assert "config.json" in err
 
 
@@ -63,7 +75,9 @@ def test_corrupt_checkpoint(tmp_path, capsys, tiny_model):
     for f in tiny_model.iterdir():
         (corrupt / f.name).write_bytes(f.read_bytes())
     (corrupt / "model.safetensors").write_bytes(b"\x00garbage" * 100)
-    err = run_cli(["run", "write python functions", "--model", str(corrupt), "--run-dir", str(tmp_path / "r")], capsys, tmp_path)
+    err = run_cli(
+        ["run", "write python functions", "--model", str(corrupt), "--run-dir", str(tmp_path / "r")], capsys, tmp_path
+    )
     assert "cannot load the model" in err and not (tmp_path / "r").exists()
 
 

@@ -76,8 +76,9 @@ class Arithmetic(TaskFamily):
         "mental arithmetic: multi-step whole-number calculations, answered directly or with a Python program the "
         "sandbox runs (the trace shows how often code was used)"
     )
-    trainers = ("sft", "dpo")
     max_new_tokens = 160
+    # No repair round: the feedback on a wrong number says only that it is wrong, which leaves a repair
+    # nothing to go on but a guess; a program that failed gets its traceback, but is rare.
     run_defaults = {"max_repairs": 0}
 
     def generate(

@@ -369,14 +369,15 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
     train_params = numbers.pop("train_params", {})
     for method, values in parse_train_params(args.train_param).items():
         train_params[method] = {**train_params.get(method, {}), **values}
-    if args.label_filter == "majority" and numbers.get("samples_per_task", RunConfig.samples_per_task) < 3:
-        numbers["samples_per_task"] = 4 if args.samples_per_task is None else args.samples_per_task
-        if numbers["samples_per_task"] < 3:
+    if args.label_filter == "majority":  # a vote needs several samples, and greedy samples would always agree
+        if args.samples_per_task is not None and args.samples_per_task < 3:
             raise UserError(
                 "--label-filter majority needs at least 3 samples per task to vote; give --samples 3 or more"
             )
-    if args.label_filter == "majority" and numbers.get("temperature", RunConfig.temperature) <= 0:
-        numbers["temperature"] = RunConfig.temperature  # identical greedy samples would always agree
+        if numbers.get("samples_per_task", RunConfig.samples_per_task) < 3:
+            numbers["samples_per_task"] = 4
+        if numbers.get("temperature", RunConfig.temperature) <= 0:
+            numbers["temperature"] = RunConfig.temperature
     return RunConfig(
         goal=goal,
         label_filter=args.label_filter,
@@ -650,13 +651,14 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from ..tools.tasks import FAMILIES
+    from ..tools.tasks import get_family
     from ..trainers import TrainingError
     from ..trainers.scratch import check_seedable, seed_model
 
-    if args.task not in FAMILIES:
-        raise UserError(f"unknown task family {args.task!r}; choose from: {', '.join(sorted(FAMILIES))}")
-    family = FAMILIES[args.task]()
+    try:
+        family = get_family(args.task)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     output = args.output or Path("seeds") / f"{args.task}-{args.max_level}"
     params = SeedParams(**{f.name: getattr(args, f.name) for f in fields(SeedParams)})
     try:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..sandbox import Sandbox, get_sandbox
 from ..tools.generate import Generator, SamplingParams
-from ..tools.tasks import FAMILIES, Task, TaskFamily, Verdict, get_family, verify_each
+from ..tools.tasks import Task, TaskFamily, Verdict, family_class, verify_each
 from .config import RunConfig
 from .rundir import RunDir, read_jsonl, write_jsonl
 
@@ -42,9 +42,7 @@ class RunContext:
     def family(self, name: str) -> TaskFamily:
         """The task family `name`, configured for this run (loaded once)."""
         if name not in self._families:
-            if name not in FAMILIES:
-                get_family(name)  # the error that lists the known families
-            self._families[name] = FAMILIES[name].configured(task_file=self.config.task_file)
+            self._families[name] = family_class(name).configured(task_file=self.config.task_file)
         return self._families[name]
 
     @property

@@ -17,6 +17,7 @@ from typing import Any
 
 from .context import RunContext
 from .rundir import atomic_write_text, read_jsonl
+from .trace import level_evals
 
 SAMPLES_PER_STAGE = 40
 FUNNEL = ("tasks", "attempts", "verified", "repaired", "selected")
@@ -128,7 +129,7 @@ def plot_difficulty(ctx: RunContext, rounds: list[dict[str, Any]]) -> str:
 def plot_levels(rounds: list[dict[str, Any]]) -> str | None:
     """Held-out pass@1 per difficulty level: the starting champion and each round's candidate (None when the
     evaluation has no levels to show)."""
-    evals = [(r, r["eval"]["by_difficulty"]) for r in rounds if (r.get("eval") or {}).get("by_difficulty")]
+    evals = level_evals(rounds)
     if not evals:
         return None
     fig, ax = _figure("Held-out pass@1 per difficulty level")

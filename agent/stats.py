@@ -1,11 +1,21 @@
-"""Paired comparison of two models on the same held-out tasks."""
+"""Counting outcomes, and the paired comparison of two models on the same held-out tasks."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from scipy.stats import binomtest
+
+
+def tally(outcomes: Iterable[tuple[Any, bool]]) -> dict[str, list[int]]:
+    """[passed, total] per key (keys as strings, in the order first seen), from (key, passed) pairs."""
+    counts: dict[str, list[int]] = {}
+    for key, passed in outcomes:
+        count = counts.setdefault(str(key), [0, 0])
+        count[0] += bool(passed)
+        count[1] += 1
+    return counts
 
 
 def mcnemar_greater(before: Sequence[bool], after: Sequence[bool]) -> dict[str, Any]:

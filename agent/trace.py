@@ -174,9 +174,14 @@ def _columns(lines: list[list[str]], label_first: bool = False) -> list[str]:
     ]
 
 
+def level_evals(rounds: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(round, its per-level evaluation) for each round evaluated per difficulty level."""
+    return [(r, r["eval"]["by_difficulty"]) for r in rounds if (r.get("eval") or {}).get("by_difficulty")]
+
+
 def format_levels(rounds: list[dict[str, Any]]) -> list[str]:
     """Held-out pass@1 per difficulty level: the starting champion, then each round's candidate."""
-    evals = [(r, r["eval"]["by_difficulty"]) for r in rounds if (r.get("eval") or {}).get("by_difficulty")]
+    evals = level_evals(rounds)
     if not evals:
         return []
     levels = sorted({int(k) for _, e in evals for k in e["candidate"]} | {int(k) for k in evals[0][1]["champion"]})

@@ -16,6 +16,7 @@ from ..context import RunContext
 from ..progress import bar
 from ..rundir import write_jsonl
 from ..state import RunState
+from ..stats import tally
 
 
 def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
@@ -60,11 +61,7 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     folder = ctx.run.round_dir(round_no)
     write_jsonl(folder / "tasks.jsonl", (t.to_dict() for t in tasks))
     write_jsonl(folder / "attempts.jsonl", attempts)
-    stats: dict[str, list[int]] = {}
-    for row in attempts:
-        s = stats.setdefault(str(row["difficulty"]), [0, 0])
-        s[0] += row["passed"]
-        s[1] += 1
+    stats = tally((row["difficulty"], row["passed"]) for row in attempts)
     solved = {row["task_id"] for row in attempts if row["passed"]}
     current["counts"] = {
         "tasks": len(tasks),

@@ -8,7 +8,7 @@ from typing import Any
 from ..context import RunContext, model_key
 from ..progress import bar
 from ..state import RunState
-from ..stats import compare
+from ..stats import compare, tally
 
 
 def split_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -22,22 +22,13 @@ def split_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 def by_difficulty(rows: list[dict[str, Any]]) -> dict[str, float]:
     """Pass@1 per difficulty level."""
-    levels: dict[str, list[int]] = {}
-    for r in rows:
-        s = levels.setdefault(str(r["difficulty"]), [0, 0])
-        s[0] += r["passed"]
-        s[1] += 1
+    levels = tally((r["difficulty"], r["passed"]) for r in rows)
     return {k: round(v[0] / v[1], 4) for k, v in sorted(levels.items(), key=lambda kv: int(kv[0]))}
 
 
 def answer_forms(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Share of answers in each form, and pass@1 per form (only families where the model chooses a form)."""
-    forms: dict[str, list[int]] = {}
-    for r in rows:
-        if r.get("form"):
-            s = forms.setdefault(r["form"], [0, 0])
-            s[0] += r["passed"]
-            s[1] += 1
+    forms = tally((r["form"], r["passed"]) for r in rows if r.get("form"))
     total = sum(v[1] for v in forms.values())
     return {f: {"share": round(v[1] / total, 4), "pass1": round(v[0] / v[1], 4)} for f, v in sorted(forms.items())}
 

@@ -9,6 +9,7 @@ from ...tools.tasks import TaskFamily
 from ..context import RunContext
 from ..planner import plan_round
 from ..state import RunState
+from ..stats import tally
 
 
 def measure_levels(
@@ -29,12 +30,7 @@ def measure_levels(
     greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=family.max_new_tokens or cfg.max_new_tokens)
     replies = ctx.generator(champion).complete([t.prompt for t in tasks], greedy)
     verdicts = ctx.verify_all([(t, family.extract(r, t)) for t, (r,) in zip(tasks, replies, strict=True)])
-    stats: dict[str, list[int]] = {}
-    for task, verdict in zip(tasks, verdicts, strict=True):
-        s = stats.setdefault(str(task.difficulty), [0, 0])
-        s[0] += verdict.passed
-        s[1] += 1
-    return stats
+    return tally((t.difficulty, v.passed) for t, v in zip(tasks, verdicts, strict=True))
 
 
 def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:

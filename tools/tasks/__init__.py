@@ -13,12 +13,17 @@ FAMILIES: Mapping[str, type[TaskFamily]] = Registry("tasks")
 """Every task family, built-in or plugin, by name (entry point group `autodidact.tasks`)."""
 
 
-def get_family(name: str) -> TaskFamily:
-    """The task family called `name`; a ValueError that lists the known families otherwise."""
+def family_class(name: str) -> type[TaskFamily]:
+    """The task family class called `name`; a ValueError that lists the known families otherwise."""
     try:
-        return FAMILIES[name]()
+        return FAMILIES[name]
     except KeyError:
         raise ValueError(f"unknown task family {name!r}; known families: {', '.join(sorted(FAMILIES))}") from None
+
+
+def get_family(name: str) -> TaskFamily:
+    """The task family called `name`, unconfigured (enough to extract and verify answers to its tasks)."""
+    return family_class(name)()
 
 
 def verify_each(pairs: list[tuple[Task, str]], sandbox: Sandbox, progress: Any = None) -> list[Verdict]:
@@ -35,4 +40,14 @@ def verify_each(pairs: list[tuple[Task, str]], sandbox: Sandbox, progress: Any =
     return [v for v in verdicts if v is not None]
 
 
-__all__ = ["FAMILIES", "Split", "Task", "TaskFamily", "Verdict", "get_family", "verify_each", "verify_hidden_calls"]
+__all__ = [
+    "FAMILIES",
+    "Split",
+    "Task",
+    "TaskFamily",
+    "Verdict",
+    "family_class",
+    "get_family",
+    "verify_each",
+    "verify_hidden_calls",
+]

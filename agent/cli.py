@@ -14,6 +14,7 @@ autodidact tasks | tools [--plugin FILE]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -219,6 +220,49 @@ def build_parser() -> argparse.ArgumentParser:
         "most samples of a task agree on, no ground truth; give --samples 3 or more). The trace reports how many "
         "majority labels were right",
     )
+    agent = run.add_argument_group(
+        "the model as agent",
+        "An LLM on an OpenAI-compatible server (vllm serve, OpenAI, ...) may plan the rounds and critique failed "
+        "attempts. Its API key, if the server needs one, is read from $AUTODIDACT_LLM_API_KEY (else "
+        "$OPENAI_API_KEY). Whatever goes wrong with it is recorded and the round goes on without it.",
+    )
+    agent.add_argument(
+        "--planner",
+        choices=["curriculum", "llm", "self"],
+        default=defaults.planner,
+        help="who plans each round: curriculum (offline rules; default), llm (--planner-model on "
+        "--planner-base-url, through tool calls: look at families and history, probe levels, write tasks, plan "
+        "or stop), or self (the model being trained, served by the run's backend). A failed planner turn falls "
+        "back to the curriculum for that round",
+    )
+    agent.add_argument("--planner-model", metavar="NAME", help="the model name the planner's server serves")
+    agent.add_argument("--planner-base-url", metavar="URL", help="the planner's server, e.g. http://127.0.0.1:8000/v1")
+    agent.add_argument(
+        "--planner-timeout",
+        type=_positive(float),
+        default=defaults.planner_timeout_s,
+        metavar="S",
+        help=f"seconds to wait for the planner's or critic's reply (default {defaults.planner_timeout_s:g})",
+    )
+    agent.add_argument(
+        "--critic",
+        choices=["none", "self", "llm"],
+        default=defaults.critic,
+        help="in refine, who writes a critique of each failed attempt before the repair: none (default), self "
+        "(the model being trained), or llm (--critic-model, on --critic-base-url or the planner's server)",
+    )
+    agent.add_argument("--critic-model", metavar="NAME", help="the critic's model name (default: the planner's)")
+    agent.add_argument("--critic-base-url", metavar="URL", help="the critic's server (default: the planner's)")
+    agent.add_argument(
+        "--backend",
+        choices=["transformers", "vllm", "openai"],
+        default=defaults.backend,
+        help="where attempts are sampled: transformers (this process; default), vllm (this process, GPU), or "
+        "openai (--backend-url, e.g. vllm serve MODEL --enable-lora). vllm and openai train LoRA adapters and "
+        "serve each candidate as one",
+    )
+    agent.add_argument("--backend-url", metavar="URL", help="the openai backend's server, .../v1")
+    agent.add_argument("--backend-model", metavar="NAME", help="the name the backend's server serves --model under")
     run.add_argument("--keep-candidates", action="store_true", help="keep the weights of rejected candidates")
     run.add_argument("--plugin", **PLUGIN_OPTION)
     run.add_argument("--quiet", action="store_true", help="no progress on stderr (run.log still gets it)")
@@ -332,7 +376,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         from .goals import match_families
 
         try:
-            choice = match_families(goal, dict(FAMILIES)).to_dict()
+            choice = match_families(goal, {n: c for n, c in FAMILIES.items() if not c.run_only}).to_dict()
         except ValueError as exc:
             raise UserError(str(exc)) from None
         families = list(choice["families"])
@@ -378,15 +422,15 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
             numbers["samples_per_task"] = 4
         if numbers.get("temperature", RunConfig.temperature) <= 0:
             numbers["temperature"] = RunConfig.temperature
+    agent = agent_options(args)
     return RunConfig(
         goal=goal,
+        **agent,
         label_filter=args.label_filter,
         plugins=plugins,
         task_choice=choice,
         task_file=str(Path(args.task_file).resolve()) if args.task_file else None,
         trainer=args.trainer,
-        adapter=args.adapter,
-        lora_output=args.lora_output,
         train_params=train_params,
         budget=parse_budget(args.budget),
         patience=args.patience,
@@ -400,6 +444,43 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         sandbox=args.sandbox,
         **numbers,
     )
+
+
+def agent_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The planner, critic and backend settings, checked: each needs its server and model named."""
+    if args.planner == "llm" and not (args.planner_model and args.planner_base_url):
+        raise UserError(
+            "--planner llm needs --planner-model NAME and --planner-base-url URL (an OpenAI-compatible server)"
+        )
+    critic_model = args.critic_model or args.planner_model
+    critic_url = args.critic_base_url or args.planner_base_url
+    if args.critic == "llm" and not (critic_model and critic_url):
+        raise UserError("--critic llm needs --critic-model and --critic-base-url (or the planner's)")
+    adapter, lora_output = args.adapter, args.lora_output
+    if args.backend != "transformers":
+        if args.backend == "openai" and not (args.backend_url and args.backend_model):
+            raise UserError(
+                "--backend openai needs --backend-url URL and --backend-model NAME (what it serves --model as)"
+            )
+        if args.backend == "vllm" and importlib.util.find_spec("vllm") is None:
+            raise UserError("--backend vllm needs vLLM and a GPU: pip install 'autodidact[vllm]'")
+        if adapter == "full":
+            raise UserError(f"--backend {args.backend} serves each candidate as a LoRA adapter: drop --adapter full")
+        adapter, lora_output = "lora", "adapter"
+    return {
+        "planner": args.planner,
+        "planner_model": args.planner_model,
+        "planner_base_url": args.planner_base_url,
+        "planner_timeout_s": args.planner_timeout,
+        "critic": args.critic,
+        "critic_model": critic_model,
+        "critic_base_url": critic_url,
+        "backend": args.backend,
+        "backend_url": args.backend_url,
+        "backend_model": args.backend_model,
+        "adapter": adapter,
+        "lora_output": lora_output,
+    }
 
 
 BUDGET_UNITS = {"s": 1, "m": 60, "h": 3600}

@@ -163,6 +163,56 @@ class RunConfig:
         metadata={"description": "Plugin module files loaded for this run (--plugin), loaded again on resume."},
     )
     sandbox: str = field(default="local", metadata={"description": "Sandbox backend for running attempts."})
+    planner: str = field(
+        default="curriculum",
+        metadata={
+            "description": "Who plans each round: curriculum (offline rules), llm (a chat model on an "
+            "OpenAI-compatible server, calling the planner's tools), or self (the model being trained)."
+        },
+    )
+    planner_model: str | None = field(
+        default=None, metadata={"description": "LLM planner: the model name the server serves."}
+    )
+    planner_base_url: str | None = field(
+        default=None, metadata={"description": "LLM planner: the server's OpenAI-compatible URL (.../v1)."}
+    )
+    planner_timeout_s: float = field(
+        default=60.0,
+        metadata={"description": "LLM planner and critic: seconds to wait for a reply before falling back."},
+    )
+    planner_turns: int = field(
+        default=6,
+        metadata={"description": "LLM planner: most replies per round before a plan; then the curriculum plans."},
+    )
+    max_written_tasks: int = field(
+        default=16, metadata={"description": "LLM planner: most tasks it may write (write_task) per round."}
+    )
+    critic: str = field(
+        default="none",
+        metadata={
+            "description": "Refine: who critiques a failed attempt before the repair: none, self (the model being "
+            "trained) or llm (the chat model of --critic-model / --critic-base-url, else the planner's)."
+        },
+    )
+    critic_model: str | None = field(default=None, metadata={"description": "Critic: the served model name."})
+    critic_base_url: str | None = field(
+        default=None, metadata={"description": "Critic: the OpenAI-compatible URL (default: the planner's)."}
+    )
+    backend: str = field(
+        default="transformers",
+        metadata={
+            "description": "Inference backend for attempts and evaluation: transformers (this process), vllm (in "
+            "this process, GPU; candidates as LoRA requests), or openai (an OpenAI-compatible server such as "
+            "`vllm serve --enable-lora`; candidates are loaded into it as LoRA adapters)."
+        },
+    )
+    backend_url: str | None = field(
+        default=None, metadata={"description": "openai backend: the server's URL (.../v1)."}
+    )
+    backend_model: str | None = field(
+        default=None,
+        metadata={"description": "openai backend: the name the server serves the starting model under."},
+    )
     keep_candidates: bool = field(
         default=False,
         metadata={"description": "Keep rejected candidates' weights (the record stays regardless)."},

@@ -15,6 +15,7 @@ from typing import Any
 from ..sandbox import Sandbox, get_sandbox
 from ..tools.generate import Generator, SamplingParams
 from ..tools.tasks import Task, TaskFamily, Verdict, family_class, verify_each
+from ..tools.tasks.written import WRITTEN_FILE, Written
 from .config import RunConfig
 from .rundir import RunDir, read_jsonl, write_jsonl
 
@@ -42,8 +43,15 @@ class RunContext:
     def family(self, name: str) -> TaskFamily:
         """The task family `name`, configured for this run (loaded once)."""
         if name not in self._families:
-            self._families[name] = family_class(name).configured(task_file=self.config.task_file)
+            if name == Written.name:  # the tasks the planner wrote, in this run's directory
+                self._families[name] = Written(self.run.path / WRITTEN_FILE)
+            else:
+                self._families[name] = family_class(name).configured(task_file=self.config.task_file)
         return self._families[name]
+
+    def forget_family(self, name: str) -> None:
+        """Load `name` afresh next time (its tasks changed)."""
+        self._families.pop(name, None)
 
     @property
     def sandbox(self) -> Sandbox:
@@ -71,12 +79,41 @@ class RunContext:
         path = self.run.path / location
         return str(path) if not Path(location).is_absolute() and path.exists() else location
 
-    def generator(self, location: str) -> Generator:
+    def generator(self, location: str) -> Any:
+        """The sampler of the model at `location` on the run's inference backend (`Generator`, or
+        `tools.backends`' `ServerGenerator` / `VLLMGenerator`, which sample the same way)."""
         if location not in self._generators:
             if len(self._generators) >= 2:  # champion and candidate at most
                 self.forget(next(iter(self._generators)))
-            self._generators[location] = Generator(self.resolve(location), batch_size=self.config.batch_size)
+            cfg, path = self.config, self.resolve(location)
+            if cfg.backend == "openai":
+                from ..tools.backends import ServerGenerator
+
+                assert cfg.backend_url and cfg.backend_model
+                made: Any = ServerGenerator(path, base_url=cfg.backend_url, served_model=cfg.backend_model)
+            elif cfg.backend == "vllm":
+                from ..tools.backends import VLLMGenerator
+
+                made = VLLMGenerator(path)
+            else:
+                made = Generator(path, batch_size=cfg.batch_size)
+            self._generators[location] = made
         return self._generators[location]
+
+    def chat_model(self, kind: str, model: str | None, base_url: str | None, champion: str) -> Any:
+        """The chat model of the planner or critic: `self` is the champion, served as the backend serves it; `llm`
+        the model `model` on the OpenAI-compatible server at `base_url`."""
+        from ..tools.chat import ChatError, LocalChat, OpenAIChat
+
+        timeout = self.config.planner_timeout_s
+        if kind == "self":
+            gen = self.generator(champion)
+            if self.config.backend == "openai":
+                return OpenAIChat(self.config.backend_url or "", gen.name, timeout_s=timeout)
+            return LocalChat(gen)
+        if not model or not base_url:
+            raise ChatError("config", "the chat model needs a model name and a server URL")
+        return OpenAIChat(base_url, model, timeout_s=timeout)
 
     def forget(self, location: str) -> None:
         gone = self._generators.pop(location, None)

@@ -70,22 +70,64 @@ def retries(state: RunState, stage: str) -> int:
     return int(state["current"].get("retries", {}).get(stage, 0))
 
 
+MAX_SAMPLES = 16
+
+
+def check_plan(
+    plan: dict[str, Any],
+    levels_of: dict[str, tuple[int, ...]],
+    trainers_of: dict[str, tuple[str, ...]],
+    config: RunConfig,
+) -> str | None:
+    """Why a proposed plan (from either planner's `plan_round` call) is refused, or None. A plan must name a task
+    family of the run with levels it has, 1 to `tasks_per_round` tasks in all (at least one per level), 1 to
+    `MAX_SAMPLES` samples per task, and `auto` or a trainer the family trains with."""
+    family = plan["family"]
+    if family not in levels_of:
+        return f"unknown task family {family!r}; this run's families: {', '.join(levels_of)}"
+    wrong = [lvl for lvl in plan["levels"] if lvl not in levels_of[family]]
+    if not plan["levels"] or wrong:
+        known = ", ".join(map(str, levels_of[family])) or "none yet"
+        return f"levels {plan['levels']} are not levels of {family} (its levels: {known})"
+    counts = plan["tasks_per_level"]
+    if set(counts) != set(plan["levels"]) or min(counts.values()) < 1:
+        return "every chosen level needs at least one task"
+    if sum(counts.values()) > config.tasks_per_round:
+        return f"{sum(counts.values())} tasks is more than this run's {config.tasks_per_round} tasks per round"
+    if not 1 <= plan["samples_per_task"] <= MAX_SAMPLES:
+        return f"samples_per_task must be 1-{MAX_SAMPLES}, not {plan['samples_per_task']}"
+    if plan["trainer"] != "auto" and plan["trainer"] not in trainers_of[family]:
+        return f"trainer {plan['trainer']!r}: choose auto or one of {', '.join(trainers_of[family])}"
+    return None
+
+
+def planner_numbers(state: RunState) -> dict[str, Any]:
+    """What the planner did this round, for the plan decision: who planned, each tool call with the gate's verdict
+    on it, and a fallback to the curriculum planner with its reason."""
+    record = state["current"].get("planner")
+    if not record:
+        return {}
+    calls = [{k: c[k] for k in ("name", "verdict", "reason")} for c in record.get("calls", [])]
+    return {"planner": record["kind"], "tool_calls": calls, "fallback": record.get("fallback")}
+
+
 def judge_plan(state: RunState, config: RunConfig) -> Decision:
     plan = state["current"]["plan"]
-    usage = dict(state.get("usage") or {})
+    recorded = {"usage": dict(state.get("usage") or {}), **planner_numbers(state)}
     if plan["stop"]:
-        return _decision(state, "plan", "stop", "end", plan["reason"], usage=usage)
+        return _decision(state, "plan", "stop", "end", plan["reason"], **recorded)
     if state.get("stop_reason"):
-        return _decision(state, "plan", "stop", "end", str(state["stop_reason"]), usage=usage)
+        return _decision(state, "plan", "stop", "end", str(state["stop_reason"]), **recorded)
     spent = budget_spent(state, config)
     if spent:
-        return _decision(state, "plan", "stop", "end", spent, usage=usage)
+        return _decision(state, "plan", "stop", "end", spent, **recorded)
     idle = rounds_without_promotion(state)
     if idle >= config.patience:
         why = f"{idle} rounds in a row without a promotion (patience {config.patience})"
-        return _decision(state, "plan", "stop", "end", why, usage=usage)
+        return _decision(state, "plan", "stop", "end", why, **recorded)
+    numbers = {k: v for k, v in recorded.items() if k != "usage"}
     return _decision(
-        state, "plan", "forward", "acquire", plan["reason"], n_tasks=plan["n_tasks"], levels=plan["levels"]
+        state, "plan", "forward", "acquire", plan["reason"], n_tasks=plan["n_tasks"], levels=plan["levels"], **numbers
     )
 
 

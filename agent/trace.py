@@ -235,6 +235,7 @@ def format_trace(trace: dict[str, Any]) -> str:
         extra = f" {e['reason']}" if e["node"].startswith("(") else ""
         flag = " (interrupted here)" if e.get("interrupted") else ""
         out.append(f"  {start} {took}  round {e['round']} {e['node']:<14}{verdict}{extra}{flag}")
+    out += format_planner(trace["decisions"])
     out.append(format_table(trace))
     usage = trace.get("usage") or {}
     if usage:
@@ -243,6 +244,24 @@ def format_trace(trace: dict[str, Any]) -> str:
             f"{usage.get('tokens', 0):.0f} tokens generated, {usage.get('train_steps', 0):.0f} training steps"
         )
     return "\n".join(out)
+
+
+def format_planner(decisions: list[dict[str, Any]]) -> list[str]:
+    """Each round's planner (when it was not the curriculum alone): its tool calls, the gate's verdict on each,
+    and a fallback to the curriculum with its reason."""
+    out = []
+    for d in decisions:
+        numbers = d.get("numbers") or {}
+        if d["stage"] != "plan" or numbers.get("planner") in (None, "curriculum"):
+            continue
+        out.append(f"round {d['round']} planner ({numbers['planner']}):")
+        for call in numbers.get("tool_calls", []):
+            why = "" if call["verdict"] == "accepted" else f": {call['reason']}"
+            out.append(f"  {call['name']} -> {call['verdict']}{why}")
+        if numbers.get("fallback"):
+            fb = numbers["fallback"]
+            out.append(f"  fell back to the curriculum ({fb['kind']}): {fb['reason']}")
+    return out
 
 
 STAGE_FILES = {"acquire": "attempts", "refine": "repairs", "select": "selected"}
@@ -260,7 +279,7 @@ def stage_detail(ctx: RunContext, trace: dict[str, Any], round_no: int, stage: s
     if stage in STAGE_FILES and STAGE_FILES[stage] in files:
         detail["rows"] = read_jsonl(ctx.run.path / files[STAGE_FILES[stage]])
     elif stage == "plan":
-        detail["rows"] = [record["plan"]]
+        detail["rows"] = [record["plan"], *((record.get("planner") or {}).get("calls") or [])]
     elif stage == "train":
         detail["rows"] = [record.get("train") or {}]
         log = ctx.run.path / "logs" / f"round-{round_no}" / "log_history.jsonl"
@@ -280,6 +299,9 @@ def stage_detail(ctx: RunContext, trace: dict[str, Any], round_no: int, stage: s
     return detail
 
 
+BLOCKS = ("failed_completion", "feedback", "critique", "completion", "repair_feedback", "result")
+
+
 def format_detail(detail: dict[str, Any], limit: int) -> str:
     d = detail["decision"]
     out = [
@@ -289,12 +311,13 @@ def format_detail(detail: dict[str, Any], limit: int) -> str:
     rows = detail["rows"]
     out.append(f"{len(rows)} rows" + (f" (first {limit})" if len(rows) > limit else ""))
     for row in rows[:limit]:
-        head = {k: v for k, v in row.items() if not isinstance(v, str) or len(v) < 80}
+        # Long texts get a block each; a critiqued repair shows attempt, feedback, critique, repair in that order.
+        blocks = [k for k in BLOCKS if isinstance(row.get(k), str) and (len(row[k]) >= 80 or row.get("critique"))]
+        head = {k: v for k, v in row.items() if k not in blocks and (not isinstance(v, str) or len(v) < 80)}
         out.append("- " + json.dumps(head, default=str)[:300])
-        for key in ("completion", "failed_completion", "feedback", "repair_feedback"):
-            if isinstance(row.get(key), str) and len(row[key]) >= 80:
-                text = row[key].strip().replace("\n", "\n    ")
-                out.append(f"  {key}:\n    {text[:1200]}")
+        for key in blocks:
+            text = row[key].strip().replace("\n", "\n    ")
+            out.append(f"  {key}:\n    {text[:1200]}")
     return "\n".join(out)
 
 

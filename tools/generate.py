@@ -51,11 +51,19 @@ class Generator:
         progress: Callable[[int], None] | None = None,
     ) -> list[list[str]]:
         """`params.n` completions for each user message; `progress(k)` is called as k more are done."""
-        prompts = [self.chat_prompt(m) for m in messages]
+        return self.complete_raw([self.chat_prompt(m) for m in messages], params, progress)
+
+    def complete_raw(
+        self,
+        prompts: Sequence[str],
+        params: SamplingParams,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[list[str]]:
+        """`params.n` completions for each prompt that is already in the model's chat format."""
         jobs = [(i, p) for i, p in enumerate(prompts) for _ in range(params.n)]
         # Similar prompt lengths in one batch waste less padding.
         jobs.sort(key=lambda job: len(job[1]))
-        out: list[list[str]] = [[] for _ in messages]
+        out: list[list[str]] = [[] for _ in prompts]
         generator = torch.Generator().manual_seed(params.seed)
         for start in range(0, len(jobs), self.batch_size):
             chunk = jobs[start : start + self.batch_size]

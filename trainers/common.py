@@ -109,6 +109,14 @@ def load_for_training(base: str, params: TrainParams) -> tuple[Any, Any, str, An
     tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if (Path(base) / "adapter_config.json").is_file() and params.lora_output == "adapter":
+        # A LoRA champion that a server serves: train its adapter on, so that every candidate stays one adapter
+        # over the same base model (what a LoRA-serving engine can load).
+        from peft import AutoPeftModelForCausalLM
+
+        model = AutoPeftModelForCausalLM.from_pretrained(base, dtype=torch.float32, is_trainable=True)
+        use_cpu_threads(model.num_parameters())
+        return model, tokenizer, "lora", None
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     use_cpu_threads(model.num_parameters())
     adapter, _ = choose_adapter(model.num_parameters(), params.adapter)

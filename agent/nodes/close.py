@@ -36,6 +36,8 @@ def round_record(state: RunState, promoted: bool) -> dict[str, Any]:
         "eval": current.get("eval"),
         "train": train or None,
         "files": current.get("files", {}),
+        "planner": current.get("planner"),
+        "critic": current.get("critic"),
         "promoted": promoted,
         "champion": state["candidate"] if promoted else state["champion"],
     }

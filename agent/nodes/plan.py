@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ...tools.generate import SamplingParams
 from ...tools.tasks import TaskFamily
 from ..context import RunContext
-from ..planner import plan_round
+from ..llm_planner import plan_with_llm
+from ..planner import Plan, plan_round
+from ..planner_tools import PlannerDesk
 from ..state import RunState
 from ..stats import tally
 
@@ -34,19 +37,54 @@ def measure_levels(
 
 
 def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
+    cfg = ctx.config
     round_no = state.get("round", 0) + 1
-    family = ctx.family(ctx.config.tasks[(round_no - 1) % len(ctx.config.tasks)])
-    levels = tuple(ctx.config.levels) if ctx.config.levels else family.levels
+    desk = PlannerDesk(ctx, state, round_no)
+    record: dict[str, Any] = {"kind": "curriculum"}
+    decided = None
+    if cfg.planner != "curriculum" and round_no <= cfg.rounds:
+        decided, record = plan_with_llm(ctx, state, round_no, desk)
+        if record["fallback"]:
+            ctx.log(f"round {round_no}: plan: the {cfg.planner} planner fell back to the curriculum: "
+                    f"{record['fallback']['reason']}")  # fmt: skip
+    family = ctx.family(decided.family if decided else cfg.tasks[(round_no - 1) % len(cfg.tasks)])
     stats = state.get("level_stats", {})
-    if family.curriculum == "frontier" and round_no <= ctx.config.rounds:
-        stats = measure_levels(ctx, family, levels, state["champion"], round_no)
-    decided = plan_round(ctx.config, round_no, stats, levels, family.curriculum)
+    if decided is None:
+        decided, stats = curriculum_plan(ctx, state, round_no, desk, family)
+    record["calls"] = desk.calls
     if not decided.stop:
         ctx.log(
             f"round {round_no}: plan: {decided.to_dict()['n_tasks']} {decided.family} tasks at levels "
             f"{decided.levels}, k={decided.samples_per_task} ({decided.reason})"
         )
-    current: dict[str, Any] = {"round": round_no, "plan": decided.to_dict(), "counts": {}}
-    if family.curriculum == "frontier":
+    current: dict[str, Any] = {"round": round_no, "plan": decided.to_dict(), "counts": {}, "planner": record}
+    if family.curriculum == "frontier" and stats:
         current["level_probe"] = stats
     return {"round": round_no, "candidate": None, "current": current}
+
+
+def curriculum_plan(
+    ctx: RunContext, state: RunState, round_no: int, desk: PlannerDesk, family: TaskFamily
+) -> tuple[Plan, dict[str, list[int]]]:
+    """The curriculum planner's decision, filed through the same `plan_round` / `stop_run` tools as the LLM's."""
+    levels = tuple(ctx.config.levels) if ctx.config.levels else family.levels
+    stats = state.get("level_stats", {})
+    if family.curriculum == "frontier" and round_no <= ctx.config.rounds:
+        stats = measure_levels(ctx, family, levels, state["champion"], round_no)
+    decided = plan_round(ctx.config, round_no, stats, levels, family.curriculum)
+    if decided.stop:
+        return decided, stats
+    desk.author = "curriculum"
+    counts = {str(k): v for k, v in decided.tasks_per_level.items() if v > 0}
+    arguments = {
+        "family": decided.family,
+        "levels": decided.levels,
+        "tasks_per_level": counts,
+        "samples_per_task": decided.samples_per_task,
+        "trainer": decided.trainer,
+        "reason": decided.reason,
+    }
+    verdict = desk.call("plan_round", arguments)
+    if desk.plan is None:
+        return replace(decided, stop=True, reason=f"the gate refused the curriculum's plan: {verdict}"), stats
+    return desk.plan, stats

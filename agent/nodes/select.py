@@ -144,7 +144,8 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
         write_jsonl(folder / f"{name}.jsonl", data)
         files[name] = str(folder.relative_to(ctx.run.path) / f"{name}.jsonl")
     diagnostics = data_diagnostics(outcomes, len(rows), len(pairs), len(prompts))
-    method, reason = choose_trainer(cfg.trainer, diagnostics, cfg, ctx.family(current["plan"]["family"]).trainers)
+    requested = current["plan"].get("trainer", cfg.trainer)
+    method, reason = choose_trainer(requested, diagnostics, cfg, ctx.family(current["plan"]["family"]).trainers)
     current["files"] = files
     current["trainer"] = {"method": method, "reason": reason, "diagnostics": diagnostics}
     current["counts"] = {

@@ -59,6 +59,8 @@ class TaskFamily(abc.ABC):
     """How the curriculum planner picks levels: keep practice where the champion succeeds 20-80% of the time
     ("band"), or practise just past the longest level the champion is reliable at ("frontier")."""
     run_defaults: dict[str, Any] = {}
+    run_only: bool = False
+    """A family a run fills as it goes (the planner's written tasks): never chosen by a goal or by --tasks."""
     """RunConfig values that suit this family better than the general defaults (the user's flags still win)."""
 
     @classmethod

@@ -67,8 +67,9 @@ def _tests(row: dict[str, Any]) -> dict[str, Any]:
     raise ValueError("no tests: give `tests`, `test_list` or `test`")
 
 
-def load_tasks(path: str | Path) -> list[Task]:
-    """Every task of the file; TaskFileError listing the malformed rows (line numbers) otherwise."""
+def load_tasks(path: str | Path, family: str = "jsonl") -> list[Task]:
+    """Every task of the file (as tasks of `family`); TaskFileError listing the malformed rows (line numbers)
+    otherwise."""
     file = Path(path)
     if not file.is_file():
         raise TaskFileError(f"task file {path} does not exist")
@@ -106,9 +107,9 @@ def load_tasks(path: str | Path) -> list[Task]:
         reference = row.get("canonical_solution") or row.get("code") or row.get("reference") or ""
         tasks.append(
             Task(
-                id=f"jsonl-{task_id}",
-                family=Jsonl.name,
-                template=f"jsonl-{difficulty}",
+                id=f"{family}-{task_id}",
+                family=family,
+                template=f"{family}-{difficulty}",
                 difficulty=difficulty,
                 split=split,
                 prompt=prompt,
@@ -132,7 +133,7 @@ class Jsonl(TaskFamily):
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = path
-        self._tasks = load_tasks(path) if path is not None else []
+        self._tasks = load_tasks(path, self.name) if path is not None else []
         if self._tasks:
             self.levels = tuple(sorted({t.difficulty for t in self._tasks}))
 

@@ -100,6 +100,18 @@ class RunContext:
             self._generators[location] = made
         return self._generators[location]
 
+    def serve(self, location: str) -> str | None:
+        """Make sure the backend's server serves the checkpoint at `location` (a promoted LoRA adapter is loaded
+        into it); the name it is served under, or None for an in-process backend."""
+        if self.config.backend != "openai":
+            return None
+        from ..tools.backends import is_adapter
+
+        gen = self.generator(location)
+        if is_adapter(self.resolve(location)):
+            gen.load_adapter(self.resolve(location))
+        return str(gen.name)
+
     def chat_model(self, kind: str, model: str | None, base_url: str | None, champion: str) -> Any:
         """The chat model of the planner or critic: `self` is the champion, served as the backend serves it; `llm`
         the model `model` on the OpenAI-compatible server at `base_url`."""

@@ -5,15 +5,19 @@ dropped connections. The whole graph runs with the tiny model; only the planner'
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 import socket
 
 import pytest
+import torch
 from chat_server import ScriptedChatServer
 from conftest import tiny_run_args
 from conftest import trace_of as trace
 
 from autodidact.agent.cli import main
+from autodidact.tools.backends import adapter_name
 from autodidact.tools.chat import ChatError, OpenAIChat
 
 TRIPLE = {
@@ -156,3 +160,51 @@ def test_the_planner_options_are_checked_before_anything_is_written(tmp_path, ca
     assert main(["run", "write small python functions", "--backend", "openai", "--run-dir", str(run_dir)]) == 2
     assert "--backend-url" in capsys.readouterr().err
     assert not run_dir.exists()
+
+
+def arithmetic_replies(base_name: str):
+    """Scripted sampling for the openai backend on arithmetic tasks: the starting model (`base_name`) answers a
+    third of the questions right, any LoRA adapter all of them (the replies are computed, not generated)."""
+
+    def reply(body: dict) -> dict:
+        question = body["messages"][-1]["content"]
+        match = re.match(r"What is ([-+* 0-9()]+)\?", question)
+        if not match:
+            return {"content": "Answer: 0"}
+        value = eval(match.group(1), {"__builtins__": {}})  # digits and + - * only (the regex above)
+        right = body["model"] != base_name or hash(question) % 3 == 0
+        return {"content": f"Answer: {value if right else value + 1}"}
+
+    return reply
+
+
+def test_the_openai_backend_samples_from_the_server_and_serves_each_adapter_it_trains(warm_model, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    with ScriptedChatServer([], plain=arithmetic_replies("base")) as server:
+        args = ["--tasks", "arithmetic", "--backend", "openai", "--backend-url", server.url, "--backend-model", "base"]
+        assert main(tiny_run_args(warm_model, run_dir, *args)) == 0
+    t = trace(run_dir, capsys)
+    assert t["status"] == "finished" and t["rounds"][0]["promoted"], t["decisions"]
+    round1 = (run_dir / "models" / "round-1").resolve()
+    assert (round1 / "adapter_config.json").is_file(), "the backend trains LoRA adapters"
+    name = adapter_name(str(round1))
+    assert {"lora_name": name, "lora_path": str(round1)} in server.adapters
+    asked = [r["model"] for r in server.requests]
+    assert asked[0] == "base" and name in asked
+    # Round 2 sampled from the promoted adapter, trained it on, and its candidate is again one adapter over the base.
+    assert t["rounds"][1]["parent"] == "models/round-1"
+    if t["rounds"][1]["checkpoint"]:
+        config = json.loads((run_dir / "models" / "round-2" / "adapter_config.json").read_text())
+        assert config["base_model_name_or_path"] == str(warm_model)
+    assert "serves the champion as " + name in (run_dir / "run.log").read_text()
+    assert t["usage"]["tokens"] > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or importlib.util.find_spec("vllm") is None,
+                    reason="the vllm backend needs vLLM and a CUDA GPU")  # fmt: skip
+def test_the_vllm_backend_samples_the_base_and_an_adapter(warm_model, tmp_path):
+    from autodidact.tools.backends import VLLMGenerator
+    from autodidact.tools.generate import SamplingParams
+
+    out = VLLMGenerator(str(warm_model)).complete(["What is 2 + 2?"], SamplingParams(n=2, max_new_tokens=16))
+    assert len(out) == 1 and len(out[0]) == 2

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from .codeblock import truncate_after_code
-from .generate import SamplingParams
-from .models import ADAPTER_CONFIG, ModelError
+from .generate import SamplingParams, chat_prompt
+from .models import ADAPTER_CONFIG, ModelError, load_tokenizer
 
 LORA_ROUTE = "/load_lora_adapter"
 
@@ -77,6 +77,10 @@ class ServerGenerator:
                 f"{response.text[:200]}); start the server with --enable-lora and "
                 "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True"
             )
+
+    def chat_prompt(self, user_message: str) -> str:
+        """The prompt as training sees it: the checkpoint's own chat template (the server applies the same)."""
+        return chat_prompt(load_tokenizer(self.location), user_message)
 
     def complete(
         self, messages: Sequence[str], params: SamplingParams, progress: Callable[[int], None] | None = None
@@ -139,11 +143,7 @@ class VLLMGenerator:
         return cls._engines[base]
 
     def chat_prompt(self, user_message: str) -> str:
-        return str(
-            self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": user_message}], tokenize=False, add_generation_prompt=True
-            )
-        )
+        return chat_prompt(self.tokenizer, user_message)
 
     def complete(
         self, messages: Sequence[str], params: SamplingParams, progress: Callable[[int], None] | None = None

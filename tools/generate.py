@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -27,6 +28,15 @@ class SamplingParams:
     seed: int = 0
 
 
+def chat_prompt(tokenizer: Any, user_message: str) -> str:
+    """One user message in the model's chat format, ready for the answer (what training rows start with too)."""
+    return str(
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": user_message}], tokenize=False, add_generation_prompt=True
+        )
+    )
+
+
 class Generator:
     """Samples completions from one model checkpoint (bf16 on the CPU)."""
 
@@ -38,11 +48,7 @@ class Generator:
         self.generated_tokens = 0
 
     def chat_prompt(self, user_message: str) -> str:
-        return str(
-            self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": user_message}], tokenize=False, add_generation_prompt=True
-            )
-        )
+        return chat_prompt(self.tokenizer, user_message)
 
     def complete(
         self,
@@ -64,7 +70,7 @@ class Generator:
         # Similar prompt lengths in one batch waste less padding.
         jobs.sort(key=lambda job: len(job[1]))
         out: list[list[str]] = [[] for _ in prompts]
-        generator = torch.Generator().manual_seed(params.seed)
+        generator = torch.Generator(device=self.model.device).manual_seed(params.seed)
         for start in range(0, len(jobs), self.batch_size):
             chunk = jobs[start : start + self.batch_size]
             texts = self._decode_batch([p for _, p in chunk], params, generator)
@@ -79,11 +85,12 @@ class Generator:
         tok = self.tokenizer
         tok.padding_side = "left"
         batch = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        input_ids, mask = batch["input_ids"], batch["attention_mask"]
+        device = self.model.device
+        input_ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
         n = input_ids.shape[0]
         eos_ids = {tok.eos_token_id, tok.pad_token_id} - {None}
         tokens: list[list[int]] = [[] for _ in range(n)]
-        active = torch.arange(n)
+        active = torch.arange(n, device=device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(
             input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
@@ -104,7 +111,7 @@ class Generator:
             if not keep:
                 break
             if len(keep) < len(active):
-                index = torch.tensor(keep)
+                index = torch.tensor(keep, device=device)
                 cache.batch_select_indices(index)
                 active, mask, next_ids = active[index], mask[index], next_ids[index]
             mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)

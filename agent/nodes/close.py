@@ -56,6 +56,9 @@ def promote(state: RunState, ctx: RunContext) -> dict[str, Any]:
     store.set_champion(candidate, reason=state["decisions"][-1]["reason"], round_no=record["round"])
     _write_metrics(ctx, [*state.get("history", []), record])
     ctx.log(f"round {record['round']}: promote: {candidate} is the new champion")
+    served = ctx.serve(candidate)
+    if served:
+        ctx.log(f"round {record['round']}: promote: the backend's server serves the champion as {served}")
     # The curriculum's measurements were of the old champion: the next round measures the new one afresh.
     return {"champion": candidate, "candidate": None, "history": [record], "level_stats": {}}
 

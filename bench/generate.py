@@ -51,7 +51,9 @@ def main() -> None:
     for label, batch in (("transformers unbatched", 1), (f"transformers batch {args.batch_size}", args.batch_size)):
         gen = Generator(location, batch_size=batch)
         gen.model.to(args.device)
-        results.append(timed(label, lambda g=gen: g.complete(messages, params), lambda g=gen: g.generated_tokens))
+        start = time.perf_counter()
+        gen.complete(messages, params)
+        results.append((label, time.perf_counter() - start, gen.generated_tokens))
     if args.device == "cuda" and importlib.util.find_spec("vllm") is not None:
         from autodidact.tools.backends import VLLMGenerator
 

@@ -208,3 +208,24 @@ def test_the_vllm_backend_samples_the_base_and_an_adapter(warm_model, tmp_path):
 
     out = VLLMGenerator(str(warm_model)).complete(["What is 2 + 2?"], SamplingParams(n=2, max_new_tokens=16))
     assert len(out) == 1 and len(out[0]) == 2
+
+
+def test_the_loop_steps_are_agent_tools_with_typed_schemas():
+    from autodidact.tools import agent_tools
+    from autodidact.tools.tasks import get_family
+
+    tools = {tool.name: tool for tool, _ in agent_tools()}
+    assert {"list_task_families", "generate_tasks", "sample_attempts", "verify_answer", "run_python",
+            "train_sft", "train_dpo", "train_grpo"} <= set(tools)  # fmt: skip
+    assert "written" not in {f["name"] for f in tools["list_task_families"].invoke({})}
+    shown = tools["generate_tasks"].invoke({"family": "python-functions", "n": 3, "seed": 5})
+    assert len(shown) == 3 and set(shown[0]) == {"index", "prompt", "difficulty"}  # no hidden tests
+    task = get_family("python-functions").generate(split="train", difficulty=1, n=3, seed=5)[2]
+    assert task.prompt == shown[2]["prompt"]
+    right = f"```python\n{task.reference}\n```"
+    ref = {"family": "python-functions", "seed": 5, "index": 2}
+    assert tools["verify_answer"].invoke({**ref, "reply": right})["passed"] is True
+    wrong = f"```python\ndef {task.entry_point}(*a):\n    return None\n```"
+    assert tools["verify_answer"].invoke({**ref, "reply": wrong})["passed"] is False
+    with pytest.raises(Exception, match="index"):
+        tools["verify_answer"].invoke({"family": "python-functions", "reply": right})

@@ -245,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seconds to wait for the planner's or critic's reply (default {defaults.planner_timeout_s:g})",
     )
     agent.add_argument(
+        "--planner-turns",
+        type=_positive(int),
+        default=defaults.planner_turns,
+        metavar="N",
+        help=f"most planner replies per round before the curriculum plans instead (default {defaults.planner_turns})",
+    )
+    agent.add_argument(
         "--critic",
         choices=["none", "self", "llm"],
         default=defaults.critic,
@@ -472,6 +479,7 @@ def agent_options(args: argparse.Namespace) -> dict[str, Any]:
         "planner_model": args.planner_model,
         "planner_base_url": args.planner_base_url,
         "planner_timeout_s": args.planner_timeout,
+        "planner_turns": args.planner_turns,
         "critic": args.critic,
         "critic_model": critic_model,
         "critic_base_url": critic_url,

@@ -73,15 +73,10 @@ def retries(state: RunState, stage: str) -> int:
 MAX_SAMPLES = 16
 
 
-def check_plan(
-    plan: dict[str, Any],
-    levels_of: dict[str, tuple[int, ...]],
-    trainers_of: dict[str, tuple[str, ...]],
-    config: RunConfig,
-) -> str | None:
+def check_plan(plan: dict[str, Any], levels_of: dict[str, tuple[int, ...]], config: RunConfig) -> str | None:
     """Why a proposed plan (from either planner's `plan_round` call) is refused, or None. A plan must name a task
     family of the run with levels it has, 1 to `tasks_per_round` tasks in all (at least one per level), 1 to
-    `MAX_SAMPLES` samples per task, and `auto` or a trainer the family trains with."""
+    `MAX_SAMPLES` samples per task, and `auto` or a registered trainer."""
     family = plan["family"]
     if family not in levels_of:
         return f"unknown task family {family!r}; this run's families: {', '.join(levels_of)}"
@@ -96,8 +91,8 @@ def check_plan(
         return f"{sum(counts.values())} tasks is more than this run's {config.tasks_per_round} tasks per round"
     if not 1 <= plan["samples_per_task"] <= MAX_SAMPLES:
         return f"samples_per_task must be 1-{MAX_SAMPLES}, not {plan['samples_per_task']}"
-    if plan["trainer"] != "auto" and plan["trainer"] not in trainers_of[family]:
-        return f"trainer {plan['trainer']!r}: choose auto or one of {', '.join(trainers_of[family])}"
+    if plan["trainer"] != "auto" and plan["trainer"] not in TRAINERS:
+        return f"trainer {plan['trainer']!r}: choose auto or one of {', '.join(TRAINERS)}"
     return None
 
 

@@ -239,12 +239,7 @@ class PlannerDesk:
             "trainer": trainer,
         }
         families = self.families()
-        why = check_plan(
-            proposal,
-            {name: self.levels_of(name) for name in families},
-            {name: f.trainers for name, f in families.items()},
-            cfg,
-        )
+        why = check_plan(proposal, {name: self.levels_of(name) for name in families}, cfg)
         if why:
             raise Rejected(why)
         self.plan = Plan(

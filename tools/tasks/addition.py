@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...sandbox import Limits, Sandbox
-from .base import Split, Task, TaskFamily, Verdict
+from .base import Split, Task, TaskFamily, Verdict, draw_distinct
 
 WIDTH = 12
 """Digits every operand is padded to: the longest addition the family poses."""
@@ -78,16 +78,7 @@ def operands(rng: random.Random, digits: int) -> tuple[int, int]:
 
 def sample(split: Split, digits: int, n: int, rng: random.Random, exclude: frozenset[str] = frozenset()) -> list[Task]:
     """Up to `n` distinct tasks of `split` at `digits` (fewer only where the level has fewer pairs)."""
-    tasks: list[Task] = []
-    seen = set(exclude)
-    for _ in range(50 * n + 100):
-        if len(tasks) == n:
-            break
-        task = make_task(*operands(rng, digits))
-        if task.split == split and task.prompt not in seen:
-            seen.add(task.prompt)
-            tasks.append(task)
-    return tasks
+    return draw_distinct(lambda: make_task(*operands(rng, digits)), split, n, exclude, 50 * n + 100)
 
 
 def sums_program(pairs: list[tuple[int, int]]) -> str:

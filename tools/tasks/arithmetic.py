@@ -19,7 +19,7 @@ import re
 from ...prompts import render
 from ...sandbox import Limits, Sandbox
 from ..codeblock import extract_code
-from .base import Split, Task, TaskFamily, Verdict
+from .base import Split, Task, TaskFamily, Verdict, draw_distinct
 
 HELDOUT_BUCKETS = 7
 DIRECT = "answer: "
@@ -85,16 +85,9 @@ class Arithmetic(TaskFamily):
         self, *, split: Split, difficulty: int, n: int, seed: int, exclude_prompts: frozenset[str] = frozenset()
     ) -> list[Task]:
         rng = random.Random(f"arithmetic:{split}:{difficulty}:{seed}")
-        tasks: list[Task] = []
-        seen = set(exclude_prompts)
-        for _ in range(50 * n + 100):
-            if len(tasks) == n:
-                break
-            task = make_task(*question(rng, difficulty), difficulty)
-            if task.split == split and task.prompt not in seen:
-                seen.add(task.prompt)
-                tasks.append(task)
-        return tasks
+        return draw_distinct(
+            lambda: make_task(*question(rng, difficulty), difficulty), split, n, exclude_prompts, 50 * n + 100
+        )
 
     def extract(self, reply: str, task: Task) -> str:
         """The program of the reply's code block; else its direct answer as `answer: N`; else ""."""

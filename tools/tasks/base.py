@@ -122,6 +122,23 @@ class TaskFamily(abc.ABC):
             return list(pool.map(one, pairs))
 
 
+def draw_distinct(
+    make: Callable[[], Task | None], split: Split, n: int, exclude: frozenset[str], tries: int
+) -> list[Task]:
+    """Up to `n` tasks of `split` from `make` (which may give None, or a task of another split), each with a prompt
+    not drawn before and not in `exclude`, in at most `tries` draws (fewer tasks only where the level has fewer)."""
+    tasks: list[Task] = []
+    seen = set(exclude)
+    for _ in range(tries):
+        if len(tasks) == n:
+            break
+        task = make()
+        if task is not None and task.split == split and task.prompt not in seen:
+            seen.add(task.prompt)
+            tasks.append(task)
+    return tasks
+
+
 def verify_hidden_calls(task: Task, code: str, sandbox: Sandbox) -> Verdict:
     """Verify a "write a function" attempt on the task's hidden inputs with the function harness (the expected
     outputs, `task.hidden["expected"]`, never enter the sandbox)."""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...sandbox import Sandbox
-from .base import Split, Task, TaskFamily, Verdict, verify_hidden_calls
+from .base import Split, Task, TaskFamily, Verdict, draw_distinct, verify_hidden_calls
 
 HELDOUT_BUCKETS = 5
 SHOWN, HIDDEN = 5, 8
@@ -105,16 +105,7 @@ class ListFunctions(TaskFamily):
         self, *, split: Split, difficulty: int, n: int, seed: int, exclude_prompts: frozenset[str] = frozenset()
     ) -> list[Task]:
         rng = random.Random(f"list-functions:{split}:{difficulty}:{seed}")
-        tasks: list[Task] = []
-        seen = set(exclude_prompts)
-        for _ in range(100 * n + 100):
-            if len(tasks) == n:
-                break
-            task = make_task(rng, difficulty, split)
-            if task is not None and task.prompt not in seen:
-                seen.add(task.prompt)
-                tasks.append(task)
-        return tasks
+        return draw_distinct(lambda: make_task(rng, difficulty, split), split, n, exclude_prompts, 100 * n + 100)
 
     def verify(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
         return verify_hidden_calls(task, code, sandbox)

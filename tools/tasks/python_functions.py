@@ -17,7 +17,7 @@ from typing import Any
 from ...prompts import render
 from ...sandbox import Sandbox
 from ..verify import call_text, plain, show
-from .base import Split, Task, TaskFamily, Verdict, verify_hidden_calls
+from .base import Split, Task, TaskFamily, Verdict, draw_distinct, verify_hidden_calls
 from .function_templates import TEMPLATES, Template
 
 HELDOUT_ONLY_SHARE = 4  # one template in four is held out entirely
@@ -103,17 +103,7 @@ class PythonFunctions(TaskFamily):
         if not pool:
             raise ValueError(f"no python-functions templates at difficulty {difficulty}")
         rng = random.Random(f"python-functions:train:{difficulty}:{seed}")
-        tasks: list[Task] = []
-        seen = set(exclude_prompts)
-        attempts = 0
-        while len(tasks) < n and attempts < 50 * n:
-            attempts += 1
-            task = make_task(rng.choice(pool), rng, "train")
-            if task.prompt in seen:
-                continue
-            seen.add(task.prompt)
-            tasks.append(task)
-        return tasks
+        return draw_distinct(lambda: make_task(rng.choice(pool), rng, "train"), "train", n, exclude_prompts, 50 * n)
 
     def heldout(self, *, n: int, seed: int, levels: tuple[int, ...] | None = None) -> list[Task]:
         rng = random.Random(f"python-functions:heldout:{seed}")

@@ -105,11 +105,8 @@ class RunContext:
         into it); the name it is served under, or None for an in-process backend."""
         if self.config.backend != "openai":
             return None
-        from ..tools.backends import is_adapter
-
         gen = self.generator(location)
-        if is_adapter(self.resolve(location)):
-            gen.load_adapter(self.resolve(location))
+        gen.load_adapter()
         return str(gen.name)
 
     def chat_model(self, kind: str, model: str | None, base_url: str | None, champion: str) -> Any:

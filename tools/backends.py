@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,13 +23,9 @@ from typing import Any
 
 from .codeblock import truncate_after_code
 from .generate import SamplingParams, chat_prompt
-from .models import ADAPTER_CONFIG, ModelError, load_tokenizer
+from .models import ADAPTER_CONFIG, ModelError, is_adapter, load_tokenizer
 
 LORA_ROUTE = "/load_lora_adapter"
-
-
-def is_adapter(location: str) -> bool:
-    return (Path(location) / ADAPTER_CONFIG).is_file()
 
 
 def adapter_name(location: str) -> str:
@@ -47,7 +42,7 @@ class ServerGenerator:
     ) -> None:
         from openai import OpenAI
 
-        from .chat import API_KEY_ENV
+        from .chat import api_key
 
         self.location = location
         self.base_url = base_url.rstrip("/")
@@ -55,18 +50,19 @@ class ServerGenerator:
         self.timeout_s = timeout_s
         self.generated_tokens = 0
         self._lock = threading.Lock()
-        key = os.environ.get(API_KEY_ENV) or os.environ.get("OPENAI_API_KEY") or "EMPTY"
-        self.client = OpenAI(base_url=self.base_url, api_key=key, timeout=timeout_s, max_retries=2)
-        self.name = served_model
-        if is_adapter(location):
-            self.name = adapter_name(location)
-            self.load_adapter(location)
+        self.client = OpenAI(base_url=self.base_url, api_key=api_key(), timeout=timeout_s, max_retries=2)
+        self.name = adapter_name(location) if is_adapter(location) else served_model
+        self._loaded = False
 
-    def load_adapter(self, location: str) -> None:
-        """Load the LoRA adapter at `location` into the running server (an adapter already there is fine)."""
+    def load_adapter(self) -> None:
+        """Load this checkpoint, a LoRA adapter, into the running server (one already there is fine; the base
+        model needs nothing). Done before the first request, and again after a promotion."""
         import httpx
 
-        body = {"lora_name": adapter_name(location), "lora_path": str(Path(location).resolve())}
+        self._loaded = True
+        if not is_adapter(self.location):
+            return
+        body = {"lora_name": self.name, "lora_path": str(Path(self.location).resolve())}
         try:
             response = httpx.post(f"{self.base_url}{LORA_ROUTE}", json=body, timeout=self.timeout_s)
         except httpx.HTTPError as exc:
@@ -86,6 +82,9 @@ class ServerGenerator:
         self, messages: Sequence[str], params: SamplingParams, progress: Callable[[int], None] | None = None
     ) -> list[list[str]]:
         import openai
+
+        if not self._loaded:
+            self.load_adapter()
 
         def one(message: str) -> list[str]:
             try:

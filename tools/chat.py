@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 API_KEY_ENV = "AUTODIDACT_LLM_API_KEY"
-"""The API key for the planner's and critic's server (else OPENAI_API_KEY; a local server needs none)."""
+
+
+def api_key() -> str:
+    """The key for an OpenAI-compatible server: $AUTODIDACT_LLM_API_KEY, else $OPENAI_API_KEY, else a placeholder
+    (a local server checks none)."""
+    return os.environ.get(API_KEY_ENV) or os.environ.get("OPENAI_API_KEY") or "EMPTY"
 
 
 @dataclass(frozen=True)
@@ -75,8 +80,7 @@ class OpenAIChat:
         self.name = model
         self.base_url = base_url
         self.max_tokens = max_tokens
-        key = os.environ.get(API_KEY_ENV) or os.environ.get("OPENAI_API_KEY") or "EMPTY"
-        self.client = OpenAI(base_url=base_url, api_key=key, timeout=timeout_s, max_retries=0)
+        self.client = OpenAI(base_url=base_url, api_key=api_key(), timeout=timeout_s, max_retries=0)
 
     def chat(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] = ()) -> Reply:
         import openai

@@ -83,7 +83,7 @@ def resolve_model(spec: str | None) -> str:
     if path.exists() or spec.startswith((".", "/", "~")):
         if not path.is_dir():
             raise ModelError(f"--model {spec}: no such model directory; give a checkpoint directory or a hub id")
-        if not (path / "config.json").is_file() and not (path / ADAPTER_CONFIG).is_file():
+        if not (path / "config.json").is_file() and not is_adapter(path):
             raise ModelError(
                 f"--model {spec}: the directory has no config.json (nor {ADAPTER_CONFIG}); "
                 "give a save_pretrained() directory"
@@ -105,6 +105,11 @@ def load_tokenizer(location: str) -> Any:
     return tokenizer
 
 
+def is_adapter(location: str | Path) -> bool:
+    """Whether `location` is a LoRA adapter directory (peft's `adapter_config.json`) rather than a whole model."""
+    return (Path(location) / ADAPTER_CONFIG).is_file()
+
+
 def load_model(location: str, *, dtype: Any = None) -> Any:
     """A causal LM from `location` on the CPU, in eval mode; a one-line ModelError if it cannot load.
 
@@ -114,7 +119,7 @@ def load_model(location: str, *, dtype: Any = None) -> Any:
     from transformers import AutoModelForCausalLM
 
     try:
-        if (Path(location) / ADAPTER_CONFIG).is_file():
+        if is_adapter(location):
             from peft import AutoPeftModelForCausalLM
 
             peft_model = AutoPeftModelForCausalLM.from_pretrained(location, dtype=dtype or torch.float32)

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..tools.models import is_adapter
+
 # Full fine-tuning with AdamW needs ~16 bytes per parameter before activations; above this size LoRA is the
 # default (at 135M parameters full fine-tuning fits a CPU and learned more in-distribution than LoRA).
 LORA_ABOVE_PARAMS = 400_000_000
@@ -109,7 +111,7 @@ def load_for_training(base: str, params: TrainParams) -> tuple[Any, Any, str, An
     tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if (Path(base) / "adapter_config.json").is_file() and params.lora_output == "adapter":
+    if is_adapter(base) and params.lora_output == "adapter":
         # A LoRA champion that a server serves: train its adapter on, so that every candidate stays one adapter
         # over the same base model (what a LoRA-serving engine can load).
         from peft import AutoPeftModelForCausalLM

@@ -36,10 +36,11 @@ def first_message(desk: PlannerDesk) -> list[dict[str, Any]]:
         {"role": "system", "content": render("planner", goal=cfg.goal, tasks_per_round=cfg.tasks_per_round)},
         {
             "role": "user",
-            "content": render("planner_round", round=desk.round_no, rounds=cfg.rounds, families=families,
-                              history=shown),
+            "content": render(
+                "planner_round", round=desk.round_no, rounds=cfg.rounds, families=families, history=shown
+            ),
         },
-    ]  # fmt: skip
+    ]
 
 
 def plan_with_llm(ctx: RunContext, state: RunState, round_no: int, desk: PlannerDesk) -> tuple[Plan | None, dict]:
@@ -57,8 +58,8 @@ def plan_with_llm(ctx: RunContext, state: RunState, round_no: int, desk: Planner
             messages.append(reply.as_message())
             if not reply.tool_calls:
                 said = " ".join(reply.text.split())[:160]
-                record["fallback"] = {"kind": "no_tool_call", "reason": f"the planner replied without a tool call: "
-                                      f"{said!r}"}  # fmt: skip
+                why = f"the planner replied without a tool call: {said!r}"
+                record["fallback"] = {"kind": "no_tool_call", "reason": why}
                 break
             for call in reply.tool_calls:
                 answer = desk.call(call.name, call.arguments, turn)

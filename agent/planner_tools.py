@@ -194,10 +194,7 @@ class PlannerDesk:
             "difficulty": difficulty,
         }
         task = written_task(row)
-        written = self.ctx.family(Written.name)
-        admitted = [
-            t for lvl in written.levels for t in written.generate(split="train", difficulty=lvl, n=10**6, seed=0)
-        ]
+        admitted = self.ctx.family(Written.name).tasks
         protected = self.ctx.heldout() + self.ctx.guard_candidates() + admitted
         near = Decontaminator(protected, threshold=cfg.decontamination_threshold).overlap(task, task.reference)
         if near:

@@ -45,12 +45,12 @@ def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
     if cfg.planner != "curriculum" and round_no <= cfg.rounds:
         decided, record = plan_with_llm(ctx, state, round_no, desk)
         if record["fallback"]:
-            ctx.log(f"round {round_no}: plan: the {cfg.planner} planner fell back to the curriculum: "
-                    f"{record['fallback']['reason']}")  # fmt: skip
-    family = ctx.family(decided.family if decided else cfg.tasks[(round_no - 1) % len(cfg.tasks)])
-    stats = state.get("level_stats", {})
+            why = record["fallback"]["reason"]
+            ctx.log(f"round {round_no}: plan: the {cfg.planner} planner fell back to the curriculum: {why}")
+    probe = None
     if decided is None:
-        decided, stats = curriculum_plan(ctx, state, round_no, desk, family)
+        family = ctx.family(cfg.tasks[(round_no - 1) % len(cfg.tasks)])
+        decided, probe = curriculum_plan(ctx, state, round_no, desk, family)
     record["calls"] = desk.calls
     if not decided.stop:
         ctx.log(
@@ -58,22 +58,24 @@ def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
             f"{decided.levels}, k={decided.samples_per_task} ({decided.reason})"
         )
     current: dict[str, Any] = {"round": round_no, "plan": decided.to_dict(), "counts": {}, "planner": record}
-    if family.curriculum == "frontier" and stats:
-        current["level_probe"] = stats
+    if probe is not None:
+        current["level_probe"] = probe
     return {"round": round_no, "candidate": None, "current": current}
 
 
 def curriculum_plan(
     ctx: RunContext, state: RunState, round_no: int, desk: PlannerDesk, family: TaskFamily
-) -> tuple[Plan, dict[str, list[int]]]:
-    """The curriculum planner's decision, filed through the same `plan_round` / `stop_run` tools as the LLM's."""
+) -> tuple[Plan, dict[str, list[int]] | None]:
+    """The curriculum planner's decision, filed through the same `plan_round` tool as the LLM's, and the frontier
+    probe it measured the champion with (None where it used the last acquire's figures)."""
     levels = tuple(ctx.config.levels) if ctx.config.levels else family.levels
-    stats = state.get("level_stats", {})
+    probe = None
     if family.curriculum == "frontier" and round_no <= ctx.config.rounds:
-        stats = measure_levels(ctx, family, levels, state["champion"], round_no)
+        probe = measure_levels(ctx, family, levels, state["champion"], round_no)
+    stats = state.get("level_stats", {}) if probe is None else probe
     decided = plan_round(ctx.config, round_no, stats, levels, family.curriculum)
     if decided.stop:
-        return decided, stats
+        return decided, probe
     desk.author = "curriculum"
     counts = {str(k): v for k, v in decided.tasks_per_level.items() if v > 0}
     arguments = {
@@ -86,5 +88,5 @@ def curriculum_plan(
     }
     verdict = desk.call("plan_round", arguments)
     if desk.plan is None:
-        return replace(decided, stop=True, reason=f"the gate refused the curriculum's plan: {verdict}"), stats
-    return desk.plan, stats
+        return replace(decided, stop=True, reason=f"the gate refused the curriculum's plan: {verdict}"), probe
+    return desk.plan, probe

@@ -133,9 +133,10 @@ class Jsonl(TaskFamily):
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = path
-        self._tasks = load_tasks(path, self.name) if path is not None else []
-        if self._tasks:
-            self.levels = tuple(sorted({t.difficulty for t in self._tasks}))
+        self.tasks = load_tasks(path, self.name) if path is not None else []
+        """Every task of the file."""
+        if self.tasks:
+            self.levels = tuple(sorted({t.difficulty for t in self.tasks}))
 
     @classmethod
     def configured(cls, task_file: str | None = None) -> Jsonl:
@@ -153,14 +154,14 @@ class Jsonl(TaskFamily):
         """Up to `n` of the file's tasks of `split` at `difficulty`, in an order fixed by `seed` (a file has only
         so many: later rounds see the same tasks again, with fresh samples)."""
         self._need_file()
-        pool = [t for t in self._tasks if t.split == split and t.difficulty == difficulty]
+        pool = [t for t in self.tasks if t.split == split and t.difficulty == difficulty]
         pool = [t for t in pool if t.prompt not in exclude_prompts]
         pool.sort(key=lambda t: hashlib.sha256(f"{seed}:{t.id}".encode()).hexdigest())
         return pool[:n]
 
     def heldout(self, *, n: int, seed: int, levels: tuple[int, ...] | None = None) -> list[Task]:
         self._need_file()
-        chosen = [t for t in self._tasks if t.split == "heldout" and (levels is None or t.difficulty in levels)]
+        chosen = [t for t in self.tasks if t.split == "heldout" and (levels is None or t.difficulty in levels)]
         return sorted(chosen, key=lambda t: hashlib.sha256(f"{seed}:{t.id}".encode()).hexdigest())[:n]
 
     def verify(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from langchain_core.tools import StructuredTool
@@ -93,7 +94,12 @@ class PlannerDesk:
     written: int = 0
 
     # -- the tools -------------------------------------------------------------------------------------
-    def tools(self) -> list[StructuredTool]:
+    @cached_property
+    def tools(self) -> dict[str, StructuredTool]:
+        """The tools by name (made once per round's desk)."""
+        return {tool.name: tool for tool in self._make_tools()}
+
+    def _make_tools(self) -> list[StructuredTool]:
         def make(fn: Any, schema: type[BaseModel], description: str) -> StructuredTool:
             return StructuredTool.from_function(func=fn, name=fn.__name__, description=description, args_schema=schema)
 
@@ -113,7 +119,7 @@ class PlannerDesk:
         ]
 
     def openai_tools(self) -> list[dict[str, Any]]:
-        return [convert_to_openai_tool(t) for t in self.tools()]
+        return [convert_to_openai_tool(t) for t in self.tools.values()]
 
     def families(self) -> dict[str, Any]:
         names = list(self.ctx.config.tasks)
@@ -269,9 +275,9 @@ class PlannerDesk:
         """Run one tool call as written; record it with the gate's verdict; return what the model is told."""
         record: dict[str, Any] = {"turn": turn, "by": self.author, "name": name, "arguments": arguments}
         try:
-            tool = {t.name: t for t in self.tools()}.get(name)
+            tool = self.tools.get(name)
             if tool is None:
-                raise Rejected(f"unknown tool {name!r}; the tools are {', '.join(t.name for t in self.tools())}")
+                raise Rejected(f"unknown tool {name!r}; the tools are {', '.join(self.tools)}")
             args = _parse(arguments)
             record["arguments"] = args
             schema: Any = tool.args_schema

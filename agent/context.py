@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from ..sandbox import Sandbox, get_sandbox
-from ..tools.generate import Generator, SamplingParams
+from ..tools.generate import SamplingParams
+from ..tools.inference import BACKENDS, Backend
 from ..tools.tasks import Task, TaskFamily, Verdict, family_class, verify_each
-from ..tools.tasks.written import WRITTEN_FILE, Written
+from ..tools.tasks.written import Written
 from .config import RunConfig
+from .labels import LabelFilter, label_filter
 from .rundir import RunDir, read_jsonl, write_jsonl
-
-HELDOUT_FILE = "heldout.jsonl"
-GUARD_FILE = "guard.jsonl"
 
 
 @dataclass
@@ -28,25 +29,29 @@ class RunContext:
     config: RunConfig
     run: RunDir
     quiet: bool = False
-    _generators: dict[str, Generator] = field(default_factory=dict)
+    _generators: dict[str, Any] = field(default_factory=dict)
     _families: dict[str, TaskFamily] = field(default_factory=dict)
     _sandbox: Sandbox | None = None
     usage: dict[str, float] = field(default_factory=lambda: {"sandbox_s": 0.0, "tokens": 0, "train_steps": 0})
     """What this process has spent (the graph adds each node's share to the state's `usage`)."""
+    echo: Callable[[str], None] | None = None
+    """Where else each progress line goes (Studio streams them)."""
 
     def log(self, message: str) -> None:
         self.run.log(message)
         if not self.quiet:
             print(f"autodidact: {message}", file=sys.stderr, flush=True)
+        if self.echo is not None:
+            self.echo(message)
 
     # -- resources ---------------------------------------------------------------------------------------
     def family(self, name: str) -> TaskFamily:
         """The task family `name`, configured for this run (loaded once)."""
         if name not in self._families:
             if name == Written.name:  # the tasks the planner wrote, in this run's directory
-                self._families[name] = Written(self.run.path / WRITTEN_FILE)
+                self._families[name] = Written(self.run.written_file)
             else:
-                self._families[name] = family_class(name).configured(task_file=self.config.task_file)
+                self._families[name] = family_class(name).configured(task_file=self.config.tasks.task_file)
         return self._families[name]
 
     def forget_family(self, name: str) -> None:
@@ -79,31 +84,27 @@ class RunContext:
         path = self.run.path / location
         return str(path) if not Path(location).is_absolute() and path.exists() else location
 
+    @property
+    def backend(self) -> Backend:
+        return BACKENDS[self.config.inference.backend]
+
+    @cached_property
+    def label_filter(self) -> LabelFilter:
+        """The run's label filter: which sampled answers become training data."""
+        return label_filter(self.config.selection.label_filter)
+
     def generator(self, location: str) -> Any:
-        """The sampler of the model at `location` on the run's inference backend (`Generator`, or
-        `tools.backends`' `ServerGenerator` / `VLLMGenerator`, which sample the same way)."""
+        """The sampler of the model at `location` on the run's inference backend (`tools.inference`)."""
         if location not in self._generators:
             if len(self._generators) >= 2:  # champion and candidate at most
                 self.forget(next(iter(self._generators)))
-            cfg, path = self.config, self.resolve(location)
-            if cfg.backend == "openai":
-                from ..tools.backends import ServerGenerator
-
-                assert cfg.backend_url and cfg.backend_model
-                made: Any = ServerGenerator(path, base_url=cfg.backend_url, served_model=cfg.backend_model)
-            elif cfg.backend == "vllm":
-                from ..tools.backends import VLLMGenerator
-
-                made = VLLMGenerator(path)
-            else:
-                made = Generator(path, batch_size=cfg.batch_size)
-            self._generators[location] = made
+            self._generators[location] = self.backend.make(self.resolve(location), self.config)
         return self._generators[location]
 
     def serve(self, location: str) -> str | None:
         """Make sure the backend's server serves the checkpoint at `location` (a promoted LoRA adapter is loaded
         into it); the name it is served under, or None for an in-process backend."""
-        if self.config.backend != "openai":
+        if not self.backend.serves:
             return None
         gen = self.generator(location)
         gen.load_adapter()
@@ -114,11 +115,11 @@ class RunContext:
         the model `model` on the OpenAI-compatible server at `base_url`."""
         from ..tools.chat import ChatError, LocalChat, OpenAIChat
 
-        timeout = self.config.planner_timeout_s
+        timeout = self.config.agent.planner_timeout_s
         if kind == "self":
             gen = self.generator(champion)
-            if self.config.backend == "openai":
-                return OpenAIChat(self.config.backend_url or "", gen.name, timeout_s=timeout)
+            if self.backend.serves:
+                return OpenAIChat(self.config.inference.backend_url or "", gen.name, timeout_s=timeout)
             return LocalChat(gen)
         if not model or not base_url:
             raise ChatError("config", "the chat model needs a model name and a server URL")
@@ -134,8 +135,8 @@ class RunContext:
         """`total` evaluation-split tasks shared out over the run's families, none with a prompt in `exclude`
         (drawn twice as many as needed when some must be left out)."""
         tasks: list[Task] = []
-        families = self.config.tasks
-        levels = tuple(self.config.levels) if self.config.levels else None
+        families = self.config.tasks.families
+        levels = tuple(self.config.tasks.levels) if self.config.tasks.levels else None
         for i, name in enumerate(families):
             share = total // len(families) + (1 if i < total % len(families) else 0)
             found = self.family(name).heldout(n=2 * share if exclude else share, seed=seed, levels=levels)
@@ -146,17 +147,17 @@ class RunContext:
         """The held-out set, and the guard candidates: evaluation-split tasks from another seed stream, disjoint
         from the held-out set. Those the starting model solves become the guard set (see `guard`); all of them
         are kept out of training."""
-        heldout = self._evaluation_tasks(self.config.heldout_tasks, self.config.seed)
-        write_jsonl(self.run.path / HELDOUT_FILE, (t.to_dict() for t in heldout))
+        heldout = self._evaluation_tasks(self.config.evaluation.heldout_tasks, self.config.seed)
+        write_jsonl(self.run.heldout_file, (t.to_dict() for t in heldout))
         taken = frozenset(t.prompt for t in heldout)
-        guard = self._evaluation_tasks(self.config.guard_tasks, self.config.seed + 7919, exclude=taken)
-        write_jsonl(self.run.path / GUARD_FILE, (t.to_dict() for t in guard))
+        guard = self._evaluation_tasks(self.config.evaluation.guard_tasks, self.config.seed + 7919, exclude=taken)
+        write_jsonl(self.run.guard_file, (t.to_dict() for t in guard))
 
     def heldout(self) -> list[Task]:
-        return [Task.from_dict(r) for r in read_jsonl(self.run.path / HELDOUT_FILE)]
+        return [Task.from_dict(r) for r in read_jsonl(self.run.heldout_file)]
 
     def guard_candidates(self) -> list[Task]:
-        path = self.run.path / GUARD_FILE
+        path = self.run.guard_file
         return [Task.from_dict(r) for r in read_jsonl(path)] if path.exists() else []
 
     def guard(self, base_model: str) -> list[Task]:
@@ -173,12 +174,14 @@ class RunContext:
     ) -> list[dict[str, Any]]:
         """Greedy pass@1 of the model at `location` on every held-out task, or on `tasks` (cached in
         data/eval/KEY.jsonl)."""
-        path = self.run.path / "data" / "eval" / f"{key}.jsonl"
+        path = self.run.eval_file(key)
         if path.exists():
             return read_jsonl(path)
         tasks = self.heldout() if tasks is None else tasks
         gen = self.generator(location)
-        longest = max((self.family(t.family).max_new_tokens or self.config.max_new_tokens for t in tasks), default=1)
+        longest = max(
+            (self.family(t.family).max_new_tokens or self.config.sampling.max_new_tokens for t in tasks), default=1
+        )
         replies = gen.complete(
             [t.prompt for t in tasks],
             SamplingParams(n=1, temperature=0.0, max_new_tokens=longest),

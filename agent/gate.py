@@ -27,7 +27,8 @@ from langgraph.types import interrupt
 
 from ..trainers import TRAINERS
 from .config import RunConfig
-from .state import Decision, RunState
+from .labels import label_filter
+from .state import Decision, RoundRecord, RunState
 
 # Where each verdict sends the run.
 ROUTES = {
@@ -51,7 +52,7 @@ def budget_spent(state: RunState, config: RunConfig) -> str | None:
     """Which budget is spent, with the numbers, or None."""
     usage = state.get("usage") or {}
     for key in BUDGET_KEYS:
-        limit = config.budget.get(key)
+        limit = config.budget.limits().get(key)
         if limit is not None and usage.get(key, 0) >= limit:
             return f"the {key} budget is spent ({usage.get(key, 0):.4g} of {limit:.4g})"
     return None
@@ -87,8 +88,8 @@ def check_plan(plan: dict[str, Any], levels_of: dict[str, tuple[int, ...]], conf
     counts = plan["tasks_per_level"]
     if set(counts) != set(plan["levels"]) or min(counts.values()) < 1:
         return "every chosen level needs at least one task"
-    if sum(counts.values()) > config.tasks_per_round:
-        return f"{sum(counts.values())} tasks is more than this run's {config.tasks_per_round} tasks per round"
+    if sum(counts.values()) > config.sampling.tasks_per_round:
+        return f"{sum(counts.values())} tasks is more than this run's {config.sampling.tasks_per_round} tasks per round"
     if not 1 <= plan["samples_per_task"] <= MAX_SAMPLES:
         return f"samples_per_task must be 1-{MAX_SAMPLES}, not {plan['samples_per_task']}"
     if plan["trainer"] != "auto" and plan["trainer"] not in TRAINERS:
@@ -117,8 +118,8 @@ def judge_plan(state: RunState, config: RunConfig) -> Decision:
     if spent:
         return _decision(state, "plan", "stop", "end", spent, **recorded)
     idle = rounds_without_promotion(state)
-    if idle >= config.patience:
-        why = f"{idle} rounds in a row without a promotion (patience {config.patience})"
+    if idle >= config.budget.patience:
+        why = f"{idle} rounds in a row without a promotion (patience {config.budget.patience})"
         return _decision(state, "plan", "stop", "end", why, **recorded)
     numbers = {k: v for k, v in recorded.items() if k != "usage"}
     return _decision(
@@ -128,29 +129,30 @@ def judge_plan(state: RunState, config: RunConfig) -> Decision:
 
 def judge_acquire(state: RunState, config: RunConfig) -> Decision:
     counts = state["current"]["counts"]
-    numbers = {k: counts[k] for k in ("tasks", "attempts", "verified", "tasks_solved", "sandbox_errors")}
+    numbers: dict[str, Any] = {
+        k: counts[k] for k in ("tasks", "attempts", "verified", "tasks_solved", "sandbox_errors")
+    }
     error_rate = counts["sandbox_errors"] / max(1, counts["attempts"])
     numbers["sandbox_error_rate"] = round(error_rate, 4)
-    if error_rate > config.max_sandbox_error_rate:
+    if error_rate > config.gate.max_sandbox_error_rate:
         why = (
             f"the sandbox itself failed {counts['sandbox_errors']} of {counts['attempts']} runs "
-            f"(> {config.max_sandbox_error_rate:.0%}): check the backend with `autodidact exec`"
+            f"(> {config.gate.max_sandbox_error_rate:.0%}): check the backend with `autodidact exec`"
         )
         return _decision(state, "acquire", "stop", "rollback", why, **numbers)
-    # With the majority filter the training data are the majority-labelled attempts, not the verified ones.
-    majority = config.label_filter == "majority"
-    kind = "majority-labelled" if majority else "verified"
-    usable = counts["labelled"] if majority else counts["verified"]
-    tasks_usable = counts["tasks_labelled"] if majority else counts["tasks_solved"]
-    if majority:
-        numbers.update(labelled=usable, tasks_labelled=tasks_usable, label_precision=counts["label_precision"])
+    # The training data are what the run's label filter labels (verified attempts, or the majority's).
+    labeller = label_filter(config.selection.label_filter)
+    usable, tasks_usable, labelled = labeller.usable(counts)
+    numbers.update(labelled)
+    kind = labeller.kind
     short = []
-    if usable < config.min_verified:
-        short.append(f"only {usable} {kind} attempts (< {config.min_verified})")
-    if tasks_usable < config.min_tasks_solved:
-        short.append(f"only {tasks_usable} tasks {'labelled' if majority else 'solved'} (< {config.min_tasks_solved})")
+    if usable < config.gate.min_verified:
+        short.append(f"only {usable} {kind} attempts (< {config.gate.min_verified})")
+    if tasks_usable < config.gate.min_tasks_solved:
+        solved = "solved" if kind == "verified" else "labelled"
+        short.append(f"only {tasks_usable} tasks {solved} (< {config.gate.min_tasks_solved})")
     if short:
-        if retries(state, "acquire") < config.max_retries:
+        if retries(state, "acquire") < config.gate.max_retries:
             why = f"{'; '.join(short)}: sample again with twice the attempts per task"
             return _decision(state, "acquire", "retry", "acquire", why, **numbers)
         return _decision(state, "acquire", "rollback", "rollback", f"{'; '.join(short)}: nothing to learn", **numbers)
@@ -190,10 +192,11 @@ TRAINING_DATA = {
 
 
 def judge_select(state: RunState, config: RunConfig) -> Decision:
-    counts, trainer = state["current"]["counts"], state["current"]["trainer"]
+    counts: dict[str, Any] = dict(state["current"]["counts"])
+    trainer = state["current"]["trainer"]
     method = trainer["method"]
     what, key, minimum_field = TRAINING_DATA[TRAINERS[method].data]
-    have, need = counts[key], getattr(config, minimum_field)
+    have, need = counts[key], getattr(config.gate, minimum_field)
     numbers = {
         k: counts[k] for k in ("selected", "pairs", "grpo_prompts", "duplicates_dropped", "heldout_overlap_dropped")
     }
@@ -205,8 +208,8 @@ def judge_select(state: RunState, config: RunConfig) -> Decision:
     repeated = counts.get("duplicates_dropped", 0) + counts.get("near_duplicates_dropped", 0)
     share = repeated / verified if verified else 0.0
     numbers["duplicate_share"] = round(share, 4)
-    if share > config.max_duplicate_share:
-        why = f"{share:.0%} of the verified answers repeat one another (> {config.max_duplicate_share:.0%})"
+    if share > config.gate.max_duplicate_share:
+        why = f"{share:.0%} of the verified answers repeat one another (> {config.gate.max_duplicate_share:.0%})"
         return _decision(state, "select", "rollback", "rollback", why, **numbers)
     if have < need:
         why = f"{method}: only {have} {what} (< {need})"
@@ -230,12 +233,12 @@ def loss_is_falling(losses: list[float]) -> bool:
 def collapsed(probe: dict[str, Any], config: RunConfig) -> str | None:
     """Why the candidate's sampled outputs look collapsed next to the champion's, or None."""
     champion, candidate = probe["champion"], probe["candidate"]
-    if champion["mean_chars"] > 0 and candidate["mean_chars"] < config.min_length_ratio * champion["mean_chars"]:
+    if champion["mean_chars"] > 0 and candidate["mean_chars"] < config.gate.min_length_ratio * champion["mean_chars"]:
         return (
             f"completions collapsed in length ({candidate['mean_chars']:.0f} vs the champion's "
             f"{champion['mean_chars']:.0f} characters)"
         )
-    if champion["distinct"] > 0 and candidate["distinct"] < config.min_diversity_ratio * champion["distinct"]:
+    if champion["distinct"] > 0 and candidate["distinct"] < config.gate.min_diversity_ratio * champion["distinct"]:
         return (
             f"completions collapsed in diversity ({candidate['distinct']:.0%} distinct vs the champion's "
             f"{champion['distinct']:.0%})"
@@ -246,7 +249,7 @@ def collapsed(probe: dict[str, Any], config: RunConfig) -> str | None:
 def judge_train(state: RunState, config: RunConfig) -> Decision:
     decision = _judge_training(state, config)
     failed_fit = decision["route"] == "rollback" and decision["numbers"].pop("retryable", False)
-    if failed_fit and retries(state, "train") < config.max_retries:
+    if failed_fit and retries(state, "train") < config.gate.max_retries:
         decision["verdict"], decision["route"] = "retry", "train"
         decision["reason"] += ": train again at half the learning rate"
     return decision
@@ -295,7 +298,7 @@ def _judge_training(state: RunState, config: RunConfig) -> Decision:
 
 
 def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
-    ev = state["current"]["eval"]
+    ev: dict[str, Any] = dict(state["current"]["eval"])
     numbers = {k: ev[k] for k in ("n", "champion_pass1", "candidate_pass1", "gained", "lost", "p_value")}
     numbers.update(diff=ev.get("diff"), ci=ev.get("ci"), guard=ev.get("guard"))
     score = f"candidate {ev['candidate_pass1']}/{ev['n']} vs champion {ev['champion_pass1']}/{ev['n']}"
@@ -305,17 +308,17 @@ def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
     guard = ev.get("guard") or {"n": 0}
     if not better:
         return _decision(state, "evaluate", "rollback", "rollback", f"{score}: not better", **numbers)
-    if ev["p_value"] >= config.alpha:
-        why = f"{score}: not significant (p={ev['p_value']:.3g} >= {config.alpha})"
+    if ev["p_value"] >= config.gate.alpha:
+        why = f"{score}: not significant (p={ev['p_value']:.3g} >= {config.gate.alpha})"
         return _decision(state, "evaluate", "rollback", "rollback", why, **numbers)
-    if guard["n"] and guard["regression"] > config.guard_tolerance:
+    if guard["n"] and guard["regression"] > config.gate.guard_tolerance:
         why = (
             f"{score}, p={ev['p_value']:.3g}, but it forgot: guard set {guard['candidate_pass']}/{guard['n']} vs "
-            f"the champion's {guard['champion_pass']}/{guard['n']} (more than {config.guard_tolerance:.0%} lost)"
+            f"the champion's {guard['champion_pass']}/{guard['n']} (more than {config.gate.guard_tolerance:.0%} lost)"
         )
         return _decision(state, "evaluate", "rollback", "rollback", why, **numbers)
     kept = f"; guard set {guard['candidate_pass']}/{guard['n']}" if guard["n"] else ""
-    why = f"{score}, one-sided McNemar p={ev['p_value']:.3g} < {config.alpha}{kept}"
+    why = f"{score}, one-sided McNemar p={ev['p_value']:.3g} < {config.gate.alpha}{kept}"
     return _decision(state, "evaluate", "promote", "promote", why, **numbers)
 
 
@@ -329,15 +332,15 @@ JUDGES: dict[str, Callable[[RunState, RunConfig], Decision]] = {
 }
 
 
-def retry_changes(stage: str, state: RunState) -> dict[str, Any]:
+def retry_changes(stage: str, state: RunState) -> RoundRecord:
     """What a retry of `stage` changes in the round: acquire samples twice as many attempts per task; train
     halves the learning rate. The count of retries is kept so that they stay bounded."""
-    current = dict(state["current"])
+    current = state["current"].copy()
     current["retries"] = {**current.get("retries", {}), stage: retries(state, stage) + 1}
     if stage == "acquire":
         current["plan"] = {**current["plan"], "samples_per_task": 2 * current["plan"]["samples_per_task"]}
     elif stage == "train":
-        rate = current.get("train", {}).get("params", {}).get("learning_rate")
+        rate: Any = current.get("train", {}).get("params", {}).get("learning_rate")
         if rate is None:
             rate = current.get("retry_params", {}).get("learning_rate")
         current["retry_params"] = {"learning_rate": rate / 2} if rate else {}
@@ -375,7 +378,7 @@ def gate_node(stage: str, config: RunConfig, log: Callable[[str], None]) -> Call
 
     def gate(state: RunState) -> dict[str, Any]:
         decision = enforce_budget(stage, judge(state, config), state, config)
-        if decision["verdict"] == "promote" and config.approve == "promote":
+        if decision["verdict"] == "promote" and config.gate.approve == "promote":
             decision = ask_approval(decision, state)
         assert decision["route"] in ROUTES[stage], (stage, decision)
         log(

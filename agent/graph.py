@@ -66,10 +66,10 @@ def _bind(
 def build_graph(ctx: RunContext) -> StateGraph:
     graph = StateGraph(RunState)
     for name, fn in NODES.items():
-        graph.add_node(name, _bind(fn, ctx))  # type: ignore[call-overload]
+        graph.add_node(name, _bind(fn, ctx))  # type: ignore[call-overload, arg-type]
     graph.add_edge(START, "plan")
     for stage, targets in ROUTES.items():
-        graph.add_node(f"gate_{stage}", gate_node(stage, ctx.config, ctx.log))  # type: ignore[call-overload]
+        graph.add_node(f"gate_{stage}", gate_node(stage, ctx.config, ctx.log))  # type: ignore[call-overload, arg-type]
         graph.add_edge(stage, f"gate_{stage}")
         graph.add_conditional_edges(f"gate_{stage}", route, {t: (END if t == "end" else t) for t in targets})
     graph.add_edge("promote", "plan")

@@ -97,7 +97,7 @@ def plot_funnel(rounds: list[dict[str, Any]]) -> str:
 def plot_losses(ctx: RunContext, rounds: list[dict[str, Any]]) -> str:
     fig, ax = _figure("Training loss per step")
     for r in rounds:
-        log = ctx.run.path / "logs" / f"round-{r['round']}" / "log_history.jsonl"
+        log = ctx.run.step_log(r["round"])
         if not log.exists():
             continue
         points = [(e["step"], e["loss"]) for e in read_jsonl(log) if "loss" in e]
@@ -263,6 +263,6 @@ def render(ctx: RunContext, trace: dict[str, Any]) -> str:
 
 
 def write_report(ctx: RunContext, trace: dict[str, Any], output: Path | None = None) -> Path:
-    path = output or ctx.run.path / "report.html"
+    path = output or ctx.run.report_file
     atomic_write_text(path, render(ctx, trace))
     return path

@@ -1,12 +1,17 @@
-"""The run directory: where a run's checkpoint database, data files, models and logs live.
+"""The run directory: the one module that names the files of a run. Every other module asks `RunDir` for a path.
 
 Layout:
     run.json                    goal and configuration (written once, at creation)
     checkpoints.sqlite          LangGraph's checkpoint database (the run's history; resume starts here)
     heldout.jsonl               the fixed held-out evaluation tasks
-    data/round-K/*.jsonl        tasks, attempts, repairs, selected rows, evaluation results of round K
-    models/round-K/             the candidate checkpoint trained in round K (deleted if rejected)
+    guard.jsonl                 the guard-set candidates (the guard is those the starting model solves)
+    tasks/written.jsonl         the practice tasks the LLM planner wrote and the checks admitted
+    data/round-K/*.jsonl        tasks, attempts, repairs, planner transcript, what select built, of round K
+    data/eval/KEY.jsonl         one model's greedy results on the held-out set (KEY: base, round-K, guard-...)
+    models/round-K/             the candidate checkpoint trained in round K (its weights deleted if rejected)
+    logs/round-K/               the trainer's step log (log_history.jsonl; TensorBoard events if installed)
     champion                    the location of the current champion (one line)
+    champions.jsonl             every change of champion: promotions and rollbacks
     metrics.jsonl               one line per finished round (derived from the state; rewritten whole)
     sessions.jsonl              one line when a process starts working on the run, one when it stops
     report.html                 the run at a glance, with plots (rewritten at the end of every session)
@@ -26,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..tools.files import atomic_write_text
+from ..trainers.store import CheckpointStore
 from .config import RunConfig
 from .errors import UserError
 
@@ -43,10 +49,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 class RunDir:
-    """A validated run directory."""
+    """A run directory and the path of each of its files."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.path = Path(path)
 
     # -- creation and opening ----------------------------------------------------------------------------
     @classmethod
@@ -76,35 +82,94 @@ class RunDir:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "config": config.to_dict(),
         }
-        atomic_write_text(path / RUN_FILE, json.dumps(record, indent=2) + "\n")
+        atomic_write_text(run.run_file, json.dumps(record, indent=2) + "\n")
         return run
 
     @classmethod
-    def open(cls, path: Path) -> RunDir:
+    def open(cls, path: Path, *, started: bool = True) -> RunDir:
+        """An existing run; `started=False` for one just created, whose graph has not checkpointed yet."""
         if not path.is_dir():
             raise UserError(f"{path} is not a directory; give the run directory that `autodidact run` made")
-        if not (path / RUN_FILE).is_file() or not (path / DB_FILE).is_file():
-            raise UserError(f"{path} is not an autodidact run (no {RUN_FILE} or {DB_FILE}); give a run directory")
         run = cls(path)
+        if not run.run_file.is_file() or (started and not run.db_path.is_file()):
+            raise UserError(f"{path} is not an autodidact run (no {RUN_FILE} or {DB_FILE}); give a run directory")
         try:
             run.config()
         except (ValueError, KeyError, TypeError) as exc:
-            raise UserError(f"{path / RUN_FILE} is damaged ({exc}); restore it or start a new run") from None
+            raise UserError(f"{run.run_file} is damaged ({exc}); restore it or start a new run") from None
         return run
+
+    @classmethod
+    def is_run(cls, path: Path) -> bool:
+        return (path / RUN_FILE).is_file()
 
     # -- contents ----------------------------------------------------------------------------------------
     def config(self) -> RunConfig:
-        return RunConfig.from_dict(json.loads((self.path / RUN_FILE).read_text())["config"])
+        return RunConfig.from_dict(self.record()["config"])
+
+    def record(self) -> dict[str, Any]:
+        """run.json: the goal, when the run was created, and its configuration."""
+        return dict(json.loads(self.run_file.read_text(encoding="utf-8")))
+
+    @property
+    def run_file(self) -> Path:
+        return self.path / RUN_FILE
 
     @property
     def db_path(self) -> Path:
         return self.path / DB_FILE
 
+    @property
+    def heldout_file(self) -> Path:
+        return self.path / "heldout.jsonl"
+
+    @property
+    def guard_file(self) -> Path:
+        return self.path / "guard.jsonl"
+
+    @property
+    def written_file(self) -> Path:
+        return self.path / "tasks" / "written.jsonl"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def report_file(self) -> Path:
+        return self.path / "report.html"
+
     def round_dir(self, round_no: int) -> Path:
         return self.path / "data" / f"round-{round_no}"
 
+    def round_file(self, round_no: int, name: str) -> Path:
+        """data/round-K/NAME.jsonl (tasks, attempts, repairs, selected, pairs, prompts, planner)."""
+        return self.round_dir(round_no) / f"{name}.jsonl"
+
+    def eval_file(self, key: str) -> Path:
+        """data/eval/KEY.jsonl: one model's results on the held-out set or the guard set."""
+        return self.path / "data" / "eval" / f"{key}.jsonl"
+
     def model_dir(self, round_no: int) -> Path:
         return self.path / "models" / f"round-{round_no}"
+
+    def log_dir(self, round_no: int) -> Path:
+        return self.path / "logs" / f"round-{round_no}"
+
+    def step_log(self, round_no: int) -> Path:
+        """The trainer's log of every step in round K."""
+        return self.log_dir(round_no) / "log_history.jsonl"
+
+    def relative(self, path: Path) -> str:
+        """`path` as stored in the state and the records: relative to the run directory."""
+        return str(path.relative_to(self.path))
+
+    def store(self) -> CheckpointStore:
+        """The run's checkpoints: lineage records, the champion pointer and its history."""
+        return CheckpointStore(self.path, pointer=self.path / "champion", history=self.path / "champions.jsonl")
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.metrics_file) if self.metrics_file.exists() else []
 
     def session(self, event: dict[str, Any]) -> None:
         """Append a session event: {"start": kind} when a process takes the run up, {"end": status} when it stops.

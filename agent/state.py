@@ -26,6 +26,145 @@ def add_usage(old: dict[str, float] | None, new: dict[str, float] | None) -> dic
     return total
 
 
+class PlanRecord(TypedDict):
+    """What the plan node decided (`Plan.to_dict`)."""
+
+    round: int
+    family: str
+    levels: list[int]
+    tasks_per_level: dict[str, int]
+    n_tasks: int
+    samples_per_task: int
+    trainer: str
+    stop: bool
+    reason: str
+
+
+class Counts(TypedDict, total=False):
+    """The round's data, counted by the node that made it (acquire, the label filter, refine, select)."""
+
+    tasks: int
+    attempts: int
+    verified: int
+    tasks_solved: int
+    sandbox_errors: int
+    stopped_by_limits: int
+    labelled: int
+    tasks_labelled: int
+    label_precision: float | None
+    label_precision_by_level: dict[str, float]
+    repairs_tried: int
+    repaired: int
+    repair_copies: int
+    selected: int
+    pairs: int
+    grpo_prompts: int
+    duplicates_dropped: int
+    near_duplicates_dropped: int
+    verified_before_dedup: int
+    decontaminated: dict[str, int]
+    heldout_overlap_dropped: int
+    protected_overlap_after: int
+    selected_from_earlier_rounds: int
+    selected_label_precision: float
+
+
+class RoundFiles(TypedDict, total=False):
+    """The round's data files, relative to the run directory."""
+
+    tasks: str
+    attempts: str
+    repairs: str
+    selected: str
+    pairs: str
+    prompts: str
+
+
+class PlannerRecord(TypedDict, total=False):
+    """Who planned the round, each tool call with the gate's verdict, and a fallback to the curriculum."""
+
+    kind: str
+    model: str | None
+    turns: int
+    fallback: dict[str, str] | None
+    transcript: str
+    calls: list[dict[str, Any]]
+
+
+class CriticRecord(TypedDict):
+    kind: str
+    critiques: int
+    repaired_with_critique: int
+    error: str | None
+
+
+class TrainerChoice(TypedDict):
+    """The trainer select chose, why, and what the data offered each trainer."""
+
+    method: str
+    reason: str
+    diagnostics: dict[str, Any]
+
+
+class TrainRecord(TypedDict, total=False):
+    """What training made: the candidate, its steps and losses, its parameters, the collapse probe (or the error)."""
+
+    method: str
+    adapter: str
+    rows: int
+    steps: int
+    losses: list[float]
+    metrics: dict[str, Any]
+    duration_s: float
+    train_tokens: int
+    params: dict[str, Any]
+    logs: str
+    checkpoint: str
+    probe: dict[str, Any]
+    error: str
+
+
+class EvalRecord(TypedDict, total=False):
+    """Champion and candidate on the held-out set (a paired test) and on the guard set."""
+
+    n: int
+    champion_pass1: int
+    candidate_pass1: int
+    p_value: float
+    diff: float | None
+    ci: list[float] | None
+    gained: int
+    lost: int
+    champion_split: dict[str, int]
+    candidate_split: dict[str, int]
+    by_difficulty: dict[str, dict[str, float]]
+    answer_forms: dict[str, dict[str, Any]]
+    guard: dict[str, Any]
+
+
+class RoundRecord(TypedDict, total=False):
+    """The round in progress: what each node added, and what the gate reads. Checkpointed as a plain dict."""
+
+    round: int
+    plan: PlanRecord
+    planner: PlannerRecord
+    level_probe: dict[str, list[int]]
+    counts: Counts
+    files: RoundFiles
+    level_stats: dict[str, list[int]]
+    critic: CriticRecord
+    trainer: TrainerChoice
+    train: TrainRecord
+    eval: EvalRecord
+    retries: dict[str, int]
+    retry_params: dict[str, float]
+
+
+def files_of(record: RoundRecord) -> dict[str, str]:
+    """The round's data files, by kind, as a plain dict (a node adds its own and stores them back)."""
+    return {kind: str(path) for kind, path in record.get("files", {}).items()}
+
+
 class RunState(TypedDict, total=False):
     goal: str
     """The user's goal, as given."""
@@ -37,7 +176,7 @@ class RunState(TypedDict, total=False):
     """The checkpoint currently believed best; changes only through a promotion."""
     candidate: str | None
     """The checkpoint trained this round, until it is promoted or rolled back."""
-    current: dict[str, Any]
+    current: RoundRecord
     """The record of the round in progress: plan, counts, files, train and eval numbers."""
     level_stats: dict[str, list[int]]
     """Per difficulty level, [verified, attempts] of the current champion in its latest acquire (drives the
@@ -62,7 +201,7 @@ def initial_state(goal: str, model: str) -> RunState:
         base_model=model,
         champion=model,
         candidate=None,
-        current={},
+        current=RoundRecord(),
         level_stats={},
         history=[],
         decisions=[],

@@ -10,7 +10,7 @@ from typing import Any
 
 from .context import RunContext, model_key
 from .graph import THREAD
-from .rundir import read_jsonl
+from .rundir import RunDir, read_jsonl
 from .stats import compare
 
 
@@ -18,9 +18,8 @@ def final_comparison(ctx: RunContext, values: dict[str, Any]) -> dict[str, Any] 
     """The starting model against the final champion on the held-out set, when both were evaluated."""
     if "champion" not in values:
         return None
-    eval_dir = ctx.run.path / "data" / "eval"
-    base_file = eval_dir / "base.jsonl"
-    champ_file = eval_dir / f"{model_key(values['champion'], values['base_model'])}.jsonl"
+    base_file = ctx.run.eval_file("base")
+    champ_file = ctx.run.eval_file(model_key(values["champion"], values["base_model"]))
     if not base_file.exists() or not champ_file.exists():
         return None
     base, champ = read_jsonl(base_file), read_jsonl(champ_file)
@@ -102,8 +101,8 @@ def build_trace(ctx: RunContext, app: Any) -> dict[str, Any]:
         "decisions": values.get("decisions", []),
         "final": final_comparison(ctx, values),
         "timeline": timeline(ctx, app),
-        "tasks": ctx.config.tasks,
-        "task_choice": ctx.config.task_choice,
+        "tasks": ctx.config.tasks.families,
+        "task_choice": ctx.config.tasks.task_choice,
     }
 
 
@@ -282,13 +281,13 @@ def stage_detail(ctx: RunContext, trace: dict[str, Any], round_no: int, stage: s
         detail["rows"] = [record["plan"], *((record.get("planner") or {}).get("calls") or [])]
     elif stage == "train":
         detail["rows"] = [record.get("train") or {}]
-        log = ctx.run.path / "logs" / f"round-{round_no}" / "log_history.jsonl"
+        log = ctx.run.step_log(round_no)
         if log.exists():
             detail["log"] = read_jsonl(log)
     elif stage == "evaluate" and record.get("eval") and record.get("checkpoint"):
         base = trace["base_model"]
-        champion = read_jsonl(ctx.run.path / "data" / "eval" / f"{model_key(record['parent'], base)}.jsonl")
-        candidate_file = ctx.run.path / "data" / "eval" / f"{model_key(record['checkpoint'], base)}.jsonl"
+        champion = read_jsonl(ctx.run.eval_file(model_key(record["parent"], base)))
+        candidate_file = ctx.run.eval_file(model_key(record["checkpoint"], base))
         candidate = read_jsonl(candidate_file) if candidate_file.exists() else []
         detail["rows"] = [
             {"task_id": a["task_id"], "champion": a["passed"], "candidate": b["passed"], "feedback": b["feedback"]}
@@ -324,20 +323,20 @@ def format_detail(detail: dict[str, Any], limit: int) -> str:
 def list_runs(root: Path) -> list[dict[str, Any]]:
     """Every run directory under `root`: goal, rounds, champion and held-out pass@1 from start to champion."""
     found = []
-    for run_file in sorted(root.glob("*/run.json")) + ([root / "run.json"] if (root / "run.json").exists() else []):
-        path = run_file.parent
+    for path in sorted(p for p in root.iterdir() if RunDir.is_run(p)) + ([root] if RunDir.is_run(root) else []):
+        run = RunDir(path)
         try:
-            info = json.loads(run_file.read_text())
+            info = run.record()
         except (OSError, ValueError):
             continue
-        metrics = read_jsonl(path / "metrics.jsonl") if (path / "metrics.jsonl").exists() else []
-        champion = (path / "champion").read_text().strip() if (path / "champion").exists() else None
+        metrics = run.metrics()
+        champion = run.store().champion()
         entry = {"run": str(path), "goal": info.get("goal"), "created": info.get("created"), "rounds": len(metrics),
                  "promoted": sum(1 for m in metrics if m.get("promoted")), "champion": champion}  # fmt: skip
-        base, last = path / "data" / "eval" / "base.jsonl", None
+        base, last = run.eval_file("base"), None
         if champion and metrics:
             name = Path(champion).name if champion.startswith("models/") else "base"
-            last = path / "data" / "eval" / f"{name}.jsonl"
+            last = run.eval_file(name)
         if base.exists() and last is not None and last.exists():
             b, c = read_jsonl(base), read_jsonl(last)
             entry["heldout"] = f"{sum(r['passed'] for r in b)}/{len(b)} -> {sum(r['passed'] for r in c)}/{len(c)}"

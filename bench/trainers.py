@@ -23,25 +23,24 @@ from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from autodidact.agent.cli import _config_from_args, _quiet_libraries, build_parser, start_run
+from autodidact.agent.cli import build_parser, quiet_libraries
+from autodidact.agent.cli.run_commands import config_from_args
 from autodidact.agent.context import RunContext
 from autodidact.agent.gate import TRAINING_DATA, judge_train
 from autodidact.agent.graph import THREAD, build_graph
 from autodidact.agent.nodes.evaluate import evaluate
 from autodidact.agent.nodes.train import train
+from autodidact.agent.run import create_run, open_run
 from autodidact.agent.rundir import RunDir
-from autodidact.tools.models import check_model
 from autodidact.trainers import TRAINERS
 
 
 def acquire_once(args: argparse.Namespace, run_dir: Path) -> tuple[RunContext, dict[str, Any]]:
     """The run up to the gate after select (resumed if `run_dir` already holds it)."""
-    config = _config_from_args(args)
-    if (run_dir / "run.json").exists():
-        run = RunDir.open(run_dir)
-        ctx, initial = RunContext(config=run.config(), run=run), None
+    if RunDir.is_run(run_dir):
+        ctx, initial = open_run(run_dir, quiet=False), None
     else:
-        ctx, initial = start_run(run_dir, config, check_model(config.model), quiet=False)
+        ctx, initial = create_run(run_dir, config_from_args(args), quiet=False)
     app = build_graph(ctx).compile(
         checkpointer=SqliteSaver(sqlite3.connect(ctx.run.db_path, check_same_thread=False)),
         interrupt_after=["gate_select"],
@@ -57,8 +56,16 @@ def acquire_once(args: argparse.Namespace, run_dir: Path) -> tuple[RunContext, d
 
 def one_method(method: str, ctx: RunContext, state: dict[str, Any], target: Path) -> dict[str, Any]:
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(ctx.run.path, target, ignore=shutil.ignore_patterns("models", "logs", "checkpoints.sqlite*"))
-    copy = RunContext(config=replace(ctx.config, trainer=method), run=RunDir(target), _sandbox=ctx.sandbox)
+    copy_run = RunDir(target)
+    shutil.copytree(
+        ctx.run.path,
+        target,
+        ignore=shutil.ignore_patterns(
+            copy_run.model_dir(0).parent.name, copy_run.log_dir(0).parent.name, copy_run.db_path.name + "*"
+        ),
+    )
+    config = replace(ctx.config, training=replace(ctx.config.training, trainer=method))
+    copy = RunContext(config=config, run=copy_run, _sandbox=ctx.sandbox)
     current = dict(state["current"], trainer={**state["current"]["trainer"], "method": method, "reason": "bench"})
     state = {**state, "current": current}
     start = time.monotonic()
@@ -89,7 +96,7 @@ def main() -> None:
     mine, rest = own.parse_known_args()
     goal = "get better at writing small Python functions"
     args = build_parser().parse_args(["run", goal, "--run-dir", str(mine.run_dir), *rest])
-    _quiet_libraries()
+    quiet_libraries()
     ctx, state = acquire_once(args, mine.run_dir)
     counts = state["current"]["counts"]
     print(f"data: {counts}  diagnostics: {state['current']['trainer']['diagnostics']}", flush=True)

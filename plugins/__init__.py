@@ -1,4 +1,5 @@
-"""Plugins: tools, task families, trainers and sandboxes, found through Python entry points.
+"""Plugins: every choice of a run (task families, tools, trainers, sandboxes, inference backends, planners, critics,
+label filters), found through Python entry points.
 
 Every built-in registers the way a plugin does, in pyproject.toml:
 
@@ -13,6 +14,10 @@ so the path a user's plugin takes is the path the built-ins take, and it is exer
 | `autodidact.sandboxes` | a `Sandbox` subclass |
 | `autodidact.tools` | a LangChain tool (`BaseTool`), or a function returning a list of them |
 | `autodidact.trainers` | an `autodidact.trainers.Trainer` (name, hyper-parameters, data, train function) |
+| `autodidact.backends` | an `autodidact.tools.inference.Backend` (how to sample from a checkpoint) |
+| `autodidact.planners` | an `autodidact.agent.planning.Planner` (who plans a round) |
+| `autodidact.critics` | an `autodidact.agent.critics.Critic` (who critiques a failed attempt) |
+| `autodidact.label_filters` | an `autodidact.agent.labels.LabelFilter` subclass (which answers become training data) |
 
 A module that is not packaged loads with `--plugin path/to/module.py`: it declares
 `PLUGINS = {"tasks": {"name": Family}, "tools": {"name": tool}, ...}`. A plugin that fails to load is reported
@@ -34,6 +39,10 @@ GROUPS = {
     "sandboxes": "autodidact.sandboxes",
     "tools": "autodidact.tools",
     "trainers": "autodidact.trainers",
+    "backends": "autodidact.backends",
+    "planners": "autodidact.planners",
+    "critics": "autodidact.critics",
+    "label_filters": "autodidact.label_filters",
 }
 
 

@@ -69,6 +69,17 @@ def finished_run(warm_model, tmp_path_factory) -> Path:
     return run_dir
 
 
+E2E_FIXTURES = {"tiny_model", "warm_model", "finished_run", "seed_dir"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that uses a model built in the tests trains it or runs the graph on it: it is marked `e2e`, so
+    `pytest -m 'not e2e'` is the quick pass (the other markers are set where the tests are)."""
+    for item in items:
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
 def need_backend(name: str) -> None:
     """Skip unless the sandbox backend `name` can run here; with AUTODIDACT_REQUIRE_DOCKER set (CI starts its own
     engine), a Docker backend that cannot run fails the test instead of skipping it."""

@@ -7,11 +7,12 @@ import random
 
 import pytest
 
-from autodidact.agent.cli import _config_from_args, build_parser
+from autodidact.agent.cli import build_parser
+from autodidact.agent.cli.run_commands import config_from_args
 from autodidact.agent.config import RunConfig
 from autodidact.agent.errors import UserError
-from autodidact.agent.nodes.acquire import majority_labels
-from autodidact.agent.planner import choose_frontier, plan_round
+from autodidact.agent.labels import majority_labels
+from autodidact.agent.planning.curriculum import choose_frontier, plan_round
 from autodidact.sandbox import LocalSandbox
 from autodidact.sandbox.base import ExecResult, Sandbox
 from autodidact.tools.tasks import get_family, verify_each
@@ -98,7 +99,7 @@ def test_the_frontier_is_the_first_level_not_mastered_and_mastered_levels_are_re
     chosen, replay, why = choose_frontier(stats, (1, 2, 3, 4, 5), mastered=0.9)
     assert (chosen, replay) == ([3, 4], [1, 2])
     assert "L3 is the first below 90%" in why
-    config = RunConfig(goal="g", tasks=["addition"], tasks_per_round=1000, replay_share=0.2)
+    config = RunConfig.build(goal="g", tasks=["addition"], tasks_per_round=1000, replay_share=0.2)
     plan = plan_round(config, 1, stats, (1, 2, 3, 4, 5), "frontier")
     assert plan.tasks_per_level == {1: 100, 2: 100, 3: 400, 4: 400}
     assert choose_frontier({"1": [50, 50]}, (1,), 0.9)[0] == [1]  # all mastered: keep the hardest
@@ -115,20 +116,22 @@ def test_the_majority_keeps_an_answer_only_when_it_leads_by_the_margin():
 
 
 def _config(*argv: str) -> RunConfig:
-    return _config_from_args(build_parser().parse_args(["run", "add longer numbers", *argv]))
+    return config_from_args(build_parser().parse_args(["run", "add longer numbers", *argv]))
 
 
 def test_the_family_sets_its_defaults_and_the_users_flags_win():
     config = _config("--tasks", "addition", "--learning-rate", "1e-4", "--train-param", "sft.max_length=48")
-    assert config.learning_rate == 1e-4  # the user's
-    assert config.max_steps_per_round == get_family("addition").run_defaults["max_steps_per_round"]  # the family's
-    assert config.train_params["sft"] == {"warmup_steps": 10, "max_length": 48}  # both, merged
-    general = _config("--tasks", "python-functions").learning_rate
-    assert general == RunConfig(goal="g").learning_rate  # another family: the general default
+    assert config.training.learning_rate == 1e-4  # the user's
+    assert (
+        config.training.max_steps_per_round == get_family("addition").run_defaults["max_steps_per_round"]
+    )  # the family's
+    assert config.training.params["sft"] == {"warmup_steps": 10, "max_length": 48}  # both, merged
+    general = _config("--tasks", "python-functions").training.learning_rate
+    assert general is None  # another family: each trainer's own default
 
 
 def test_levels_are_checked_against_the_families():
-    assert _config("--tasks", "addition", "--levels", "6,7,8").levels == [6, 7, 8]
+    assert _config("--tasks", "addition", "--levels", "6,7,8").tasks.levels == [6, 7, 8]
     with pytest.raises(UserError, match=r"levels of addition \(1-12\)"):
         _config("--tasks", "addition", "--levels", "13")
     with pytest.raises(UserError, match=r"\(1-5\)"):
@@ -137,6 +140,6 @@ def test_levels_are_checked_against_the_families():
 
 def test_the_majority_filter_samples_several_answers_at_a_temperature():
     config = _config("--tasks", "addition", "--label-filter", "majority")
-    assert config.samples_per_task >= 3 and config.temperature > 0
+    assert config.sampling.samples_per_task >= 3 and config.sampling.temperature > 0
     with pytest.raises(UserError, match="at least 3 samples"):
         _config("--tasks", "addition", "--label-filter", "majority", "--samples", "2")

@@ -169,13 +169,13 @@ def test_rollback_needs_a_finished_run_with_an_ancestor(tmp_path, capsys):
 
 
 def test_budget_and_train_params_are_parsed():
-    from autodidact.agent.cli import parse_budget, parse_train_params
+    from autodidact.agent.cli.run_commands import parse_budget, parse_train_params
 
     assert parse_budget("wall=30m, sandbox=600s,tokens=2e6,steps=500") == {
-        "wall_s": 1800.0,
-        "sandbox_s": 600.0,
-        "tokens": 2e6,
-        "train_steps": 500.0,
+        "budget.wall_s": 1800.0,
+        "budget.sandbox_s": 600.0,
+        "budget.tokens": 2e6,
+        "budget.train_steps": 500.0,
     }
     assert parse_train_params(["dpo.beta=0.2", "grpo.num_generations=8", "sft.bf16=false"]) == {
         "dpo": {"beta": 0.2},

@@ -51,7 +51,7 @@ def candidates(warm_model, tmp_path_factory):
 
 
 def judged(champion: Path, candidate: Path, run_dir: Path, seed: int) -> dict:
-    config = RunConfig(goal="g", seed=seed, levels=[1], heldout_tasks=40, guard_tasks=40)
+    config = RunConfig.build(goal="g", seed=seed, levels=[1], heldout_tasks=40, guard_tasks=40)
     ctx = RunContext(config=config, run=RunDir.create(run_dir, config), quiet=True)
     ctx.make_heldout()
     state = {"round": 1, "base_model": str(champion), "champion": str(champion), "candidate": str(candidate)}
@@ -78,7 +78,7 @@ def test_a_genuinely_better_candidate_is_promoted(warm_model, candidates, tmp_pa
 
 
 def test_forgetting_on_the_guard_set_blocks_a_promotion():
-    config = RunConfig(goal="g", guard_tolerance=0.05)
+    config = RunConfig.build(goal="g", guard_tolerance=0.05)
     ev = {"n": 100, "champion_pass1": 30, "candidate_pass1": 45, "gained": 15, "lost": 0, "p_value": 1e-4}
     ok = {"n": 40, "champion_pass": 40, "candidate_pass": 39, "regression": 0.025}
     forgot = {"n": 40, "champion_pass": 40, "candidate_pass": 30, "regression": 0.25}
@@ -90,7 +90,7 @@ def test_forgetting_on_the_guard_set_blocks_a_promotion():
 
 
 def test_select_removes_every_planted_heldout_and_guard_task(tiny_model, tmp_path):
-    config = RunConfig(goal="g", levels=[1], heldout_tasks=20, guard_tasks=20)
+    config = RunConfig.build(goal="g", levels=[1], heldout_tasks=20, guard_tasks=20)
     ctx = RunContext(config=config, run=RunDir.create(tmp_path / "run", config), quiet=True)
     ctx.make_heldout()
     protected = ctx.heldout() + ctx.guard_candidates()
@@ -126,7 +126,7 @@ def test_select_removes_every_planted_heldout_and_guard_task(tiny_model, tmp_pat
 
 def test_the_plan_gate_stops_on_a_spent_budget_or_lost_patience():
     plan = {"stop": False, "reason": "r", "n_tasks": 1, "levels": [1]}
-    config = RunConfig(goal="g", budget={"tokens": 1000}, patience=2)
+    config = RunConfig.build(goal="g", budget={"tokens": 1000}, patience=2)
     fresh = {"round": 2, "current": {"plan": plan}, "usage": {"tokens": 10}, "history": [{"promoted": True}]}
     assert judge_plan(fresh, config)["route"] == "acquire"
     spent = judge_plan({**fresh, "usage": {"tokens": 1500}}, config)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from autodidact.agent import goals
-from autodidact.agent.cli import _config_from_args, build_parser, main
+from autodidact.agent.cli import main
+from autodidact.agent.run import configure
 from autodidact.tools.tasks import FAMILIES
 
 GOALS = {
@@ -38,12 +39,10 @@ def test_a_goal_that_matches_nothing_lists_the_families(method):
 
 
 def test_the_run_records_the_choice_and_tasks_overrides_it(capsys, tmp_path):
-    config = _config_from_args(build_parser().parse_args(["run", "get better at mental arithmetic"]))
-    assert config.tasks == ["arithmetic"] and "arithmetic" in config.task_choice["reason"]
-    config = _config_from_args(
-        build_parser().parse_args(["run", "get better at mental arithmetic", "--tasks", "addition"])
-    )
-    assert config.tasks == ["addition"] and config.task_choice is None
+    config = configure("get better at mental arithmetic")
+    assert config.tasks.families == ["arithmetic"] and "arithmetic" in config.tasks.task_choice["reason"]
+    config = configure("get better at mental arithmetic", {"tasks": "addition"})
+    assert config.tasks.families == ["addition"] and config.tasks.task_choice is None
     assert main(["run", "learn to play the violin", "--run-dir", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--tasks" in err and "python-functions" in err

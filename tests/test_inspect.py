@@ -64,6 +64,7 @@ def chromium() -> str:
     pytest.skip("headless Chromium is not installed (apt-get install chromium)")
 
 
+@pytest.mark.chromium
 def test_the_report_opens_in_a_browser_with_its_plots_and_sample_browser(finished_run, tmp_path):
     browser = chromium()
     report = finished_run / "report.html"
@@ -95,14 +96,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_langgraph_dev_serves_the_graph_on_loopback(tmp_path):
+@pytest.mark.studio
+def test_a_run_started_from_studio_with_a_goal_is_a_run_the_cli_can_trace(warm_model, tmp_path, capsys):
     langgraph = shutil.which("langgraph", path=str(Path(sys.executable).parent))
     if langgraph is None:
         pytest.skip("langgraph-cli is not installed (pip install 'autodidact[studio]')")
     from langgraph_sdk import get_sync_client
 
     port = free_port()
-    env = {**os.environ, "AUTODIDACT_RUN_DIR": str(tmp_path / "studio"), "LANGSMITH_TRACING": "false"}
+    env = {**os.environ, "AUTODIDACT_RUNS": str(tmp_path / "runs"), "LANGSMITH_TRACING": "false"}
     root = Path(__file__).parent.parent
     server = subprocess.Popen(
         [langgraph, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)],
@@ -124,12 +126,27 @@ def test_langgraph_dev_serves_the_graph_on_loopback(tmp_path):
                 time.sleep(1)
         assert [a["graph_id"] for a in assistants] == ["autodidact"]
         graph = client.assistants.get_graph(assistants[0]["assistant_id"])
-        nodes = {n["id"] for n in graph["nodes"]}
-        assert {"plan", "acquire", "refine", "select", "train", "evaluate", "promote", "rollback"} <= nodes
-        assert {f"gate_{s}" for s in ("plan", "acquire", "refine", "select", "train", "evaluate")} <= nodes
+        assert {"start_run", "improve"} <= {n["id"] for n in graph["nodes"]}
+        settings = {"model": str(warm_model), "tasks": "python-functions", "budget.rounds": 1, "tasks.levels": "1",
+                    "evaluation.heldout_tasks": 40, "sampling.tasks_per_round": 48, "sampling.samples_per_task": 4,
+                    "training.epochs": 4, "training.learning_rate": 2e-3}  # fmt: skip
+        thread = client.threads.create()
+        result = client.runs.wait(
+            thread["thread_id"], assistants[0]["assistant_id"],
+            input={"goal": "write small python functions", "settings": settings},
+        )  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=30)
+    assert result["status"] == "finished", result
+    run_dir = Path(result["run_dir"])
+    assert run_dir.parent == tmp_path / "runs" and "round" in result["table"]
+    capsys.readouterr()
+    assert main(["trace", str(run_dir), "--json"]) == 0
+    trace = json.loads(capsys.readouterr().out)
+    assert trace["status"] == "finished" and [r["round"] for r in trace["rounds"]] == [1]
+    assert trace["goal"] == "write small python functions"
+    assert main(["report", str(run_dir)]) == 0 and (run_dir / "report.html").stat().st_size > 10_000
 
 
 def test_progress_in_a_log_has_no_control_codes(warm_model, tmp_path):

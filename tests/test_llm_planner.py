@@ -235,3 +235,36 @@ def test_the_loop_steps_are_agent_tools_with_typed_schemas():
     assert tools["verify_answer"].invoke({**ref, "reply": wrong})["passed"] is False
     with pytest.raises(Exception, match="index"):
         tools["verify_answer"].invoke({"family": "python-functions", "reply": right})
+
+
+def test_a_plugin_tool_is_offered_to_the_planner_and_its_call_is_judged_and_traced(warm_model, tmp_path, capsys):
+    from pathlib import Path
+
+    from autodidact import plugins
+
+    example = Path(__file__).parent.parent / "examples" / "autodidact-example-plugin" / "autodidact_example"
+    script = [
+        {"tool_calls": [("count_multiples", {"xs": [3, 6, 7, 9], "k": 3}), ("count_multiples", {"xs": "no"})]},
+        {"tool_calls": [("plan_round", PLAN)]},
+    ]
+    run_dir = tmp_path / "run"
+    try:
+        with ScriptedChatServer(script) as server:
+            args = ["--planner", "llm", "--planner-model", "scripted", "--planner-base-url", server.url,
+                    "--plugin", str(example / "__init__.py")]  # fmt: skip
+            assert main(tiny_run_args(warm_model, run_dir, *args, rounds=1)) == 0
+    finally:
+        plugins._files.clear()
+        plugins._found.clear()
+    offered = {tool["function"]["name"] for tool in server.requests[0]["tools"]}
+    assert "count_multiples" in offered and "plan_round" in offered
+    assert not any(name.startswith("train_") for name in offered)  # training is the run's stage, not a call
+    capsys.readouterr()
+    assert main(["trace", str(run_dir), "--round", "1", "--stage", "plan", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    calls = [r for r in rows if r.get("name") == "count_multiples"]
+    assert calls[0]["verdict"] == "accepted" and calls[0]["arguments"] == {"xs": [3, 6, 7, 9], "k": 3}
+    assert calls[0]["result"] == "3"
+    assert calls[1]["verdict"] == "rejected" and "invalid arguments" in calls[1]["reason"]
+    assert main(["trace", str(run_dir), "--round", "1", "--stage", "plan"]) == 0
+    assert "count_multiples" in capsys.readouterr().out

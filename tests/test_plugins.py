@@ -101,6 +101,7 @@ def test_a_missing_plugin_file_is_a_one_line_error(tmp_path, capsys):
     assert "nope.py does not exist" in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.install
 def test_a_fresh_virtualenv_with_the_example_installed_lists_and_runs_it(warm_model, tmp_path):
     """The example package installed into a new virtualenv (which sees this environment's packages, pip and
     setuptools included, through a .pth file, as nothing may be downloaded) shows its family and tool, and a

@@ -6,8 +6,9 @@ import pytest
 
 from autodidact.agent.config import RunConfig
 from autodidact.agent.gate import judge_acquire, judge_evaluate, judge_select, judge_train, loss_is_falling
-from autodidact.agent.planner import choose_levels, choose_trainer, data_diagnostics, plan_round
+from autodidact.agent.planning.curriculum import choose_levels, plan_round
 from autodidact.agent.stats import mcnemar_greater
+from autodidact.agent.trainer_choice import choose_trainer, data_diagnostics
 
 
 def test_mcnemar_counts_only_discordant_pairs():
@@ -157,7 +158,7 @@ def test_curriculum_keeps_the_band():
 
 
 def test_plan_spreads_tasks_and_stops_after_the_last_round():
-    cfg = RunConfig(goal="g", rounds=2, tasks_per_round=10)
+    cfg = RunConfig.build(goal="g", rounds=2, tasks_per_round=10)
     p = plan_round(cfg, 1, {}, (1, 2, 3))
     assert sum(p.tasks_per_level.values()) == 10 and not p.stop
     assert plan_round(cfg, 3, {}, (1, 2, 3)).stop
@@ -181,7 +182,7 @@ def test_the_bootstrap_interval_brackets_the_observed_difference():
 def test_a_spent_budget_closes_the_round_after_acquire_select_or_train_but_not_after_evaluate_work():
     from autodidact.agent.gate import enforce_budget
 
-    config = RunConfig(goal="g", budget={"train_steps": 10})
+    config = RunConfig.build(goal="g", budget={"train_steps": 10})
     spent = {"usage": {"train_steps": 12}}
     forward = {"verdict": "forward", "route": "refine", "reason": "fine"}
     closed = enforce_budget("acquire", dict(forward), {**state_with(), **spent}, config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from autodidact.trainers.store import CheckpointStore
+from autodidact.agent.rundir import RunDir
 
 
 def make_checkpoint(root, cid, data_rows=3):
@@ -34,7 +34,7 @@ def register(store, cid, parent, data, round_no=1):
 
 
 def test_a_record_names_its_parent_method_and_data_with_hashes(tmp_path):
-    store = CheckpointStore(tmp_path)
+    store = RunDir(tmp_path).store()
     data = make_checkpoint(tmp_path, "models/round-1")
     record = register(store, "models/round-1", "/models/base", data)
     assert record["parent"] == "/models/base" and record["method"] == "dpo"
@@ -48,7 +48,7 @@ def test_a_record_names_its_parent_method_and_data_with_hashes(tmp_path):
 
 
 def test_lineage_follows_parents_back_to_the_starting_model(tmp_path):
-    store = CheckpointStore(tmp_path)
+    store = RunDir(tmp_path).store()
     register(store, "models/round-1", "/models/base", make_checkpoint(tmp_path, "models/round-1"))
     register(store, "models/round-3", "models/round-1", make_checkpoint(tmp_path, "models/round-3"), round_no=3)
     chain = store.lineage("models/round-3")
@@ -57,7 +57,7 @@ def test_lineage_follows_parents_back_to_the_starting_model(tmp_path):
 
 
 def test_a_rejected_candidate_loses_its_weights_but_keeps_its_record(tmp_path):
-    store = CheckpointStore(tmp_path)
+    store = RunDir(tmp_path).store()
     register(store, "models/round-1", "/models/base", make_checkpoint(tmp_path, "models/round-1"))
     decision = {"verdict": "rollback", "reason": "not better", "numbers": {}}
     store.decide("models/round-1", decision, keep_weights=False)
@@ -69,7 +69,7 @@ def test_a_rejected_candidate_loses_its_weights_but_keeps_its_record(tmp_path):
 
 
 def test_kept_candidates_and_promoted_ones_keep_their_weights(tmp_path):
-    store = CheckpointStore(tmp_path)
+    store = RunDir(tmp_path).store()
     register(store, "models/round-1", "/models/base", make_checkpoint(tmp_path, "models/round-1"))
     register(store, "models/round-2", "models/round-1", make_checkpoint(tmp_path, "models/round-2"))
     store.decide("models/round-1", {"verdict": "rollback", "reason": "r"}, keep_weights=True)
@@ -84,7 +84,7 @@ def test_kept_candidates_and_promoted_ones_keep_their_weights(tmp_path):
 
 
 def test_the_champion_pointer_moves_atomically_and_remembers_its_history(tmp_path):
-    store = CheckpointStore(tmp_path)
+    store = RunDir(tmp_path).store()
     assert store.champion() is None
     store.set_champion("/models/base", reason="start", round_no=0)
     register(store, "models/round-1", "/models/base", make_checkpoint(tmp_path, "models/round-1"))

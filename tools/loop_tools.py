@@ -3,7 +3,7 @@ families, generate tasks, sample attempts from a model, and verify an answer in 
 
 A task is named by (family, split, difficulty, seed, index), so a caller can verify an answer to a task it was
 shown without ever seeing the task's hidden tests. Training is `train_<method>` (`tools.train`), running code is
-`run_python`. Inside a run, the planner has its own tools bound to the run (`agent.planner_tools`); promotion is
+`run_python`. Inside a run, the planner has its own tools bound to the run (`agent.planning.desk`); promotion is
 not a tool at all: only the evaluator gate promotes.
 """
 
@@ -14,6 +14,7 @@ from typing import Any, Literal
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
+from . import NOT_FOR_PLANNING
 from .tasks import FAMILIES, Task, get_family
 
 
@@ -101,7 +102,11 @@ def loop_tools() -> list[StructuredTool]:
             generate_tasks, args_schema=GenerateArgs, description="Tasks of a family (prompts, no hidden tests)."
         ),
         StructuredTool.from_function(
-            sample_attempts, args_schema=SampleArgs, description="Sample answers to prompts from a model."
+            sample_attempts,
+            args_schema=SampleArgs,
+            description="Sample answers to prompts from a model.",
+            # Inside a run it would load a second model beside the champion; the planner has probe_levels.
+            metadata={NOT_FOR_PLANNING: True},
         ),
         StructuredTool.from_function(
             verify_answer, args_schema=VerifyArgs, description="Check an answer to a task in the sandbox."

@@ -17,6 +17,7 @@ from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field, create_model
 
 from ..trainers import TRAINERS, TrainParams
+from . import NOT_FOR_PLANNING
 
 DATA = {
     "selected": "JSONL of verified rows: {prompt, completion}",
@@ -68,6 +69,7 @@ def trainer_tools() -> list[StructuredTool]:
             name=f"train_{name}",
             description=trainer.description,
             args_schema=params_schema(name),
+            metadata={NOT_FOR_PLANNING: True},  # a run trains in its own stage, judged by the gate
         )
         for name, trainer in TRAINERS.items()
     ]

@@ -4,8 +4,10 @@
         lineage.json         parent, method, hyper-parameters, data files with content hashes, training
                              metrics, and the gate decision that promoted or rejected it
         README.md            the model card
-    champion                 where the current champion lives (one line), replaced atomically
-    champions.jsonl          every change of champion, in order: promotions and rollbacks
+
+with a champion pointer (one line: where the current champion lives, replaced atomically) and its history (every
+change of champion, in order: promotions and rollbacks), at the paths the run directory names for them
+(`agent.rundir.RunDir.store`).
 
 A checkpoint's id is its path relative to the run directory; the starting model keeps its own location.
 """
@@ -34,8 +36,10 @@ def file_sha256(path: Path) -> str:
 
 
 class CheckpointStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, pointer: Path, history: Path) -> None:
         self.root = root
+        self.pointer = pointer
+        self.history = history
 
     # -- records -----------------------------------------------------------------------------------------
     def path(self, cid: str) -> Path:
@@ -117,13 +121,13 @@ class CheckpointStore:
     # -- the champion pointer ----------------------------------------------------------------------------
     def champion(self) -> str | None:
         try:
-            return (self.root / "champion").read_text(encoding="utf-8").strip() or None
+            return self.pointer.read_text(encoding="utf-8").strip() or None
         except OSError:
             return None
 
     def champions(self) -> list[dict[str, Any]]:
         try:
-            text = (self.root / "champions.jsonl").read_text(encoding="utf-8")
+            text = self.history.read_text(encoding="utf-8")
         except OSError:
             return []
         return [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -134,8 +138,8 @@ class CheckpointStore:
         if history and history[-1]["champion"] == cid:
             return  # a resumed node repeating itself
         entry = {"champion": cid, "round": round_no, "reason": reason, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        atomic_write_text(self.root / "champions.jsonl", "".join(json.dumps(e) + "\n" for e in [*history, entry]))
-        atomic_write_text(self.root / "champion", cid + "\n")
+        atomic_write_text(self.history, "".join(json.dumps(e) + "\n" for e in [*history, entry]))
+        atomic_write_text(self.pointer, cid + "\n")
 
     def restorable_ancestors(self, cid: str) -> list[str]:
         """The ancestors of `cid`, nearest first, that a rollback can return to: those whose weights still exist

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from ...trainers.store import CheckpointStore
 from ..context import RunContext
 from ..rundir import write_jsonl
 from ..state import RunState
@@ -28,7 +27,7 @@ def round_record(state: RunState, promoted: bool) -> dict[str, Any]:
     return {
         "round": current["round"],
         "plan": current["plan"],
-        "method": (current.get("trainer") or {}).get("method"),
+        "method": current["trainer"]["method"] if "trainer" in current else None,
         "trainer": current.get("trainer"),
         "checkpoint": state.get("candidate"),
         "parent": state["champion"],
@@ -44,14 +43,14 @@ def round_record(state: RunState, promoted: bool) -> dict[str, Any]:
 
 
 def _write_metrics(ctx: RunContext, history: list[dict[str, Any]]) -> None:
-    write_jsonl(ctx.run.path / "metrics.jsonl", history)
+    write_jsonl(ctx.run.metrics_file, history)
 
 
 def promote(state: RunState, ctx: RunContext) -> dict[str, Any]:
     candidate = state["candidate"]
     assert candidate is not None
     record = round_record(state, promoted=True)
-    store = CheckpointStore(ctx.run.path)
+    store = ctx.run.store()
     store.decide(candidate, dict(state["decisions"][-1]), keep_weights=True)
     store.set_champion(candidate, reason=state["decisions"][-1]["reason"], round_no=record["round"])
     _write_metrics(ctx, [*state.get("history", []), record])
@@ -69,8 +68,8 @@ def rollback(state: RunState, ctx: RunContext) -> dict[str, Any]:
     if candidate:
         ctx.forget(candidate)
         # Weights go (unless --keep-candidates); the lineage record, model card and the round's data stay.
-        store = CheckpointStore(ctx.run.path)
-        store.decide(candidate, dict(state["decisions"][-1]), keep_weights=ctx.config.keep_candidates)
+        store = ctx.run.store()
+        store.decide(candidate, dict(state["decisions"][-1]), keep_weights=ctx.config.training.keep_candidates)
     else:
         shutil.rmtree(ctx.run.model_dir(record["round"]), ignore_errors=True)
     _write_metrics(ctx, [*state.get("history", []), record])

@@ -52,8 +52,8 @@ def guard_counts(state: RunState, ctx: RunContext) -> dict[str, Any]:
 
 def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
     round_no = state["round"]
-    current = dict(state["current"])
-    n = ctx.config.heldout_tasks
+    current = state["current"].copy()
+    n = ctx.config.evaluation.heldout_tasks
     results = {}
     for role in ("champion", "candidate"):
         location = state[role]  # type: ignore[literal-required]

@@ -5,35 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ...tools.generate import SamplingParams
 from ...tools.tasks import TaskFamily
 from ..context import RunContext
-from ..llm_planner import plan_with_llm
-from ..planner import Plan, plan_round
-from ..planner_tools import PlannerDesk
+from ..planning import PLANNERS
+from ..planning.curriculum import Plan, plan_round
+from ..planning.desk import PlannerDesk
+from ..planning.probe import measure_levels
 from ..state import RunState
-from ..stats import tally
-
-
-def measure_levels(
-    ctx: RunContext, family: TaskFamily, levels: tuple[int, ...], champion: str, round_no: int
-) -> dict[str, list[int]]:
-    """[passed, tried] of the champion, greedy, on `frontier_probe` fresh practice tasks at each level (never the
-    held-out tasks: those only judge candidates)."""
-    cfg = ctx.config
-    protected = frozenset(t.prompt for t in ctx.heldout() + ctx.guard_candidates())
-    seed = cfg.seed * 1_000_003 + round_no * 101 + 50_000
-    tasks = [
-        t
-        for level in levels
-        for t in family.generate(
-            split="train", difficulty=level, n=cfg.frontier_probe, seed=seed + level, exclude_prompts=protected
-        )
-    ]
-    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=family.max_new_tokens or cfg.max_new_tokens)
-    replies = ctx.generator(champion).complete([t.prompt for t in tasks], greedy)
-    verdicts = ctx.verify_all([(t, family.extract(r, t)) for t, (r,) in zip(tasks, replies, strict=True)])
-    return tally((t.difficulty, v.passed) for t, v in zip(tasks, verdicts, strict=True))
 
 
 def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
@@ -42,14 +20,15 @@ def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
     desk = PlannerDesk(ctx, state, round_no)
     record: dict[str, Any] = {"kind": "curriculum"}
     decided = None
-    if cfg.planner != "curriculum" and round_no <= cfg.rounds:
-        decided, record = plan_with_llm(ctx, state, round_no, desk)
+    planner = PLANNERS[cfg.agent.planner]
+    if planner.plan is not None and round_no <= cfg.budget.rounds:
+        decided, record = planner.plan(ctx, state, round_no, desk)
         if record["fallback"]:
             why = record["fallback"]["reason"]
-            ctx.log(f"round {round_no}: plan: the {cfg.planner} planner fell back to the curriculum: {why}")
+            ctx.log(f"round {round_no}: plan: the {cfg.agent.planner} planner fell back to the curriculum: {why}")
     probe = None
     if decided is None:
-        family = ctx.family(cfg.tasks[(round_no - 1) % len(cfg.tasks)])
+        family = ctx.family(cfg.tasks.families[(round_no - 1) % len(cfg.tasks.families)])
         decided, probe = curriculum_plan(ctx, state, round_no, desk, family)
     record["calls"] = desk.calls
     if not decided.stop:
@@ -68,9 +47,9 @@ def curriculum_plan(
 ) -> tuple[Plan, dict[str, list[int]] | None]:
     """The curriculum planner's decision, filed through the same `plan_round` tool as the LLM's, and the frontier
     probe it measured the champion with (None where it used the last acquire's figures)."""
-    levels = tuple(ctx.config.levels) if ctx.config.levels else family.levels
+    levels = tuple(ctx.config.tasks.levels) if ctx.config.tasks.levels else family.levels
     probe = None
-    if family.curriculum == "frontier" and round_no <= ctx.config.rounds:
+    if family.curriculum == "frontier" and round_no <= ctx.config.budget.rounds:
         probe = measure_levels(ctx, family, levels, state["champion"], round_no)
     stats = state.get("level_stats", {}) if probe is None else probe
     decided = plan_round(ctx.config, round_no, stats, levels, family.curriculum)

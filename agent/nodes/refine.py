@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ...prompts import render
-from ...tools.chat import ChatError
 from ...tools.generate import SamplingParams
 from ...tools.tasks import Task
 from ..context import RunContext
+from ..critics import CRITICS
 from ..progress import bar
 from ..rundir import read_jsonl, write_jsonl
-from ..state import RunState
-
-CRITIQUE_TOKENS = 160
+from ..state import RoundFiles, RunState, files_of
 
 
 def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
     cfg, round_no = ctx.config, state["round"]
-    current = dict(state["current"])
-    files = dict(current["files"])
+    current = state["current"].copy()
+    files = files_of(current)
     tasks = {t["id"]: Task.from_dict(t) for t in read_jsonl(ctx.run.path / files["tasks"])}
     attempts = read_jsonl(ctx.run.path / files["attempts"])
     solved = {a["task_id"] for a in attempts if a["passed"]}
@@ -31,7 +29,7 @@ def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
         if a["task_id"] not in solved and a["task_id"] not in failed and family.extract(a["completion"], task):
             failed[a["task_id"]] = a
     # A family whose answers cannot be repaired from feedback (a sum is right or wrong) skips this stage.
-    chosen = list(failed.values())[: cfg.max_repairs] if family.repairable else []
+    chosen = list(failed.values())[: cfg.sampling.max_repairs] if family.repairable else []
     shown = [
         {
             "task_prompt": tasks[a["task_id"]].prompt,
@@ -40,7 +38,8 @@ def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
         }
         for a in chosen
     ]
-    critiques, critic_error = critique(ctx, state, shown) if cfg.critic != "none" and chosen else ([], None)
+    critic = CRITICS[cfg.agent.critic]
+    critiques, critic_error = critic.critique(ctx, state, shown) if critic.critique and chosen else ([], None)
     critiques += [None] * (len(chosen) - len(critiques))
     prompts = [
         render("repair_critiqued", **fields, critique=c) if c else render("repair", **fields)
@@ -50,7 +49,10 @@ def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
     if chosen:
         gen = ctx.generator(state["champion"])
         params = SamplingParams(
-            n=1, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed + 7 * round_no
+            n=1,
+            temperature=cfg.sampling.temperature,
+            max_new_tokens=cfg.sampling.max_new_tokens,
+            seed=cfg.seed + 7 * round_no,
         )
         with bar(len(chosen), f"round {round_no} repair") as progress:
             replies = gen.complete(prompts, params, progress=progress.update)
@@ -72,42 +74,21 @@ def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
                     "repair_feedback": verdict.feedback,
                 }
             )
-    folder = ctx.run.round_dir(round_no)
-    write_jsonl(folder / "repairs.jsonl", repairs)
-    files["repairs"] = str(folder.relative_to(ctx.run.path) / "repairs.jsonl")
-    current["files"] = files
+    write_jsonl(ctx.run.round_file(round_no, "repairs"), repairs)
+    files["repairs"] = ctx.run.relative(ctx.run.round_file(round_no, "repairs"))
+    current["files"] = cast(RoundFiles, files)
     current["counts"] = {
         **current["counts"],
         "repairs_tried": len(repairs),
         "repaired": sum(r["passed"] for r in repairs),
         "repair_copies": sum(1 for r in repairs if r["passed"] and r["copied"]),
     }
-    if cfg.critic != "none":
+    if critic.critique:
         current["critic"] = {
-            "kind": cfg.critic,
+            "kind": cfg.agent.critic,
             "critiques": sum(1 for c in critiques if c),
             "repaired_with_critique": sum(1 for r in repairs if r["critique"] and r["passed"]),
             "error": critic_error,
         }
     ctx.log(f"round {round_no}: refine: {current['counts']['repaired']} of {len(repairs)} repairs verified")
     return {"current": current}
-
-
-def critique(ctx: RunContext, state: RunState, shown: list[dict[str, str]]) -> tuple[list[str | None], str | None]:
-    """A critique of each failed attempt from the critic (`--critic`), and the error that stopped it, if one did:
-    after a failure (a timeout, a server that is down) the remaining attempts are repaired without critiques."""
-    cfg = ctx.config
-    messages = [render("critique", **fields) for fields in shown]
-    if cfg.critic == "self" and cfg.backend != "openai":  # the champion in this process: one batch
-        params = SamplingParams(n=1, temperature=0.0, max_new_tokens=CRITIQUE_TOKENS, stop_after_code=False)
-        replies = ctx.generator(state["champion"]).complete(messages, params)
-        return [r.strip() or None for (r,) in replies], None
-    said: list[str | None] = []
-    try:
-        chat = ctx.chat_model(cfg.critic, cfg.critic_model, cfg.critic_base_url, state["champion"])
-        for message in messages:
-            said.append(chat.chat([{"role": "user", "content": message}]).text.strip() or None)
-    except ChatError as exc:
-        ctx.log(f"round {state['round']}: refine: the critic failed ({exc}); repairs go on without critiques")
-        return said, f"{exc.kind}: {exc}"
-    return said, None

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 from ...tools.codeblock import truncate_after_code
 from ...tools.tasks import Task
 from ..context import RunContext
 from ..decontaminate import Decontaminator, ngrams, normalise_code
-from ..planner import choose_trainer, data_diagnostics
 from ..rundir import read_jsonl, write_jsonl
-from ..state import RunState
+from ..state import RoundFiles, RunState, files_of
+from ..trainer_choice import choose_trainer, data_diagnostics
 
 
 def near_duplicate(code: str, others: list[str], threshold: float = 0.9) -> bool:
@@ -47,18 +47,19 @@ def _load(ctx: RunContext, sources: list[dict[str, str]]) -> tuple[dict[str, Tas
 
 def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
     cfg, round_no = ctx.config, state["round"]
-    current = dict(state["current"])
-    files = dict(current["files"])
+    current = state["current"].copy()
+    files = files_of(current)
     # This round's verified data, and (by default) every earlier round's: a verified answer stays correct
     # whichever model wrote it, and a round that was rolled back should not waste what it sampled.
-    sources = [files] + ([r["files"] for r in state.get("history", []) if r.get("files")] if cfg.accumulate else [])
+    sources = [files] + (
+        [r["files"] for r in state.get("history", []) if r.get("files")] if cfg.selection.accumulate else []
+    )
     tasks, items = _load(ctx, sources)
-    # Positives are the verified attempts, or with the majority filter those that gave their task's majority answer.
-    majority = cfg.label_filter == "majority"
+    # Positives are what the run's label filter labels: the verified attempts, or those that gave the majority answer.
     for item in items:
-        item["good"] = bool(item.get("label")) if majority else bool(item["passed"])
+        item["good"] = ctx.label_filter.is_label(item)
     gen = ctx.generator(state["champion"])
-    clean = Decontaminator(ctx.heldout() + ctx.guard_candidates(), threshold=cfg.decontamination_threshold)
+    clean = Decontaminator(ctx.heldout() + ctx.guard_candidates(), threshold=cfg.selection.decontamination_threshold)
     dropped: Counter[str] = Counter()
     usable = []
     for item in items:
@@ -88,7 +89,7 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
             continue
         seen.add((task.id, code))
         kept.append(dict(item, completion=completion, code=code))
-        if len(kept) > cfg.max_rows_per_task:
+        if len(kept) > cfg.selection.max_rows_per_task:
             continue
         earlier += item["earlier"]
         rows.append(
@@ -114,7 +115,7 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
         bad = [(g, g["failed_completion"]) for g in good if g["source"] == "repair"]
         wrong = iter(failed.get(task_id, []))
         bad += [(g, w["completion"]) for g in good if g["source"] == "attempt" for w in [next(wrong, None)] if w]
-        for g, rejected in bad[: cfg.max_rows_per_task]:
+        for g, rejected in bad[: cfg.selection.max_rows_per_task]:
             pairs.append(
                 {
                     "task_id": task_id,
@@ -134,19 +135,18 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
     mixed.sort(key=lambda tid: abs(sum(outcomes[tid]) / len(outcomes[tid]) - 0.5))
     prompts = [
         {"task_id": tid, "prompt": gen.chat_prompt(tasks[tid].prompt), "task": json.dumps(tasks[tid].to_dict())}
-        for tid in mixed[: cfg.max_grpo_prompts]
+        for tid in mixed[: cfg.selection.max_grpo_prompts]
     ]
 
     # The gate's check that nothing protected got through, whichever way each dataset was built.
     leaked = sum(1 for d in (rows, pairs, prompts) for r in d if clean.task_overlap(tasks[r["task_id"]]))
-    folder = ctx.run.round_dir(round_no)
     for name, data in (("selected", rows), ("pairs", pairs), ("prompts", prompts)):
-        write_jsonl(folder / f"{name}.jsonl", data)
-        files[name] = str(folder.relative_to(ctx.run.path) / f"{name}.jsonl")
+        write_jsonl(ctx.run.round_file(round_no, name), data)
+        files[name] = ctx.run.relative(ctx.run.round_file(round_no, name))
     diagnostics = data_diagnostics(outcomes, len(rows), len(pairs), len(prompts))
-    requested = current["plan"].get("trainer", cfg.trainer)
+    requested = current["plan"].get("trainer", cfg.training.trainer)
     method, reason = choose_trainer(requested, diagnostics, cfg, ctx.family(current["plan"]["family"]).trainers)
-    current["files"] = files
+    current["files"] = cast(RoundFiles, files)
     current["trainer"] = {"method": method, "reason": reason, "diagnostics": diagnostics}
     current["counts"] = {
         **current["counts"],
@@ -161,8 +161,7 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "protected_overlap_after": leaked,
         "selected_from_earlier_rounds": earlier,
     }
-    if majority:  # how many of the labels trained on are right: the sandbox's verdicts, for the trace only
-        current["counts"]["selected_label_precision"] = round(sum(r["verified"] for r in rows) / max(1, len(rows)), 4)
+    current["counts"].update(ctx.label_filter.selected_counts(rows))
     ctx.log(
         f"round {round_no}: select: {len(rows)} rows, {len(pairs)} pairs, {len(prompts)} GRPO prompts "
         f"({duplicates} duplicates, {near} near-duplicates, {sum(dropped.values())} overlapping held-out or guard "

@@ -15,32 +15,38 @@ from typing import Any
 from ...tools.codeblock import truncate_after_code
 from ...tools.generate import SamplingParams
 from ...trainers import PARAMS, TRAINERS, GRPOParams, TrainingError, TrainParams
-from ...trainers.store import CheckpointStore
+from ..config import RunConfig
 from ..context import RunContext
 from ..rundir import read_jsonl
-from ..state import RunState
+from ..state import RunState, TrainRecord, files_of
 
 
-def method_params(method: str, cfg: Any, n_items: int, round_no: int) -> TrainParams:
-    """The hyper-parameters of `method` for a round with `n_items` rows, pairs or prompts: the run's settings,
-    fewer epochs when the step budget does not cover them, then the user's overrides for that method."""
+def method_params(method: str, cfg: RunConfig, n_items: int, round_no: int) -> TrainParams:
+    """The hyper-parameters of `method` for a round with `n_items` rows, pairs or prompts: the run's settings
+    (the learning rate, when the run sets one, reaches every trainer), fewer epochs when the step budget does not
+    cover them, then the user's overrides for that method."""
+    training = cfg.training
     common: dict[str, Any] = {
-        "batch_size": cfg.train_batch_size,
-        "bf16": cfg.bf16,
+        "batch_size": training.batch_size,
+        "bf16": training.bf16,
         "seed": cfg.seed + round_no,
-        "adapter": cfg.adapter,
-        "lora_output": cfg.lora_output,
+        "adapter": training.adapter,
+        "lora_output": training.lora_output,
     }
-    overrides = cfg.train_params.get(method, {})
+    if training.learning_rate is not None:
+        common["learning_rate"] = training.learning_rate
+    overrides = training.params.get(method, {})
     if not issubclass(PARAMS[method], GRPOParams):  # offline methods: epochs over the data
-        epochs = min(cfg.epochs, cfg.max_steps_per_round * cfg.train_batch_size / max(1, n_items))
-        extra = {"learning_rate": cfg.learning_rate} if method == "sft" else {}
-        return dataclasses.replace(PARAMS[method](**common, **extra, epochs=round(epochs, 3)), **overrides)
-    params: Any = PARAMS[method](**common, max_completion_length=cfg.max_new_tokens, temperature=cfg.temperature)
+        epochs = min(training.epochs, training.max_steps_per_round * training.batch_size / max(1, n_items))
+        return dataclasses.replace(PARAMS[method](**common, epochs=round(epochs, 3)), **overrides)
+    sampling = cfg.sampling
+    params: Any = PARAMS[method](
+        **common, max_completion_length=sampling.max_new_tokens, temperature=sampling.temperature
+    )
     params = dataclasses.replace(params, **overrides)
     # Each step samples batch_size completions (batch_size / num_generations prompts): cap the steps.
     per_epoch = math.ceil(n_items * params.num_generations / params.batch_size)
-    steps = min(cfg.max_steps_per_round, math.ceil(params.epochs * per_epoch))
+    steps = min(training.max_steps_per_round, math.ceil(params.epochs * per_epoch))
     return params if params.max_steps > 0 else dataclasses.replace(params, max_steps=steps)
 
 
@@ -57,10 +63,13 @@ def probe(ctx: RunContext, files: dict[str, str], candidate: str, round_no: int)
     tasks = {t["id"]: t for t in read_jsonl(ctx.run.path / files["tasks"])}
     first: dict[str, str] = {}
     for a in read_jsonl(ctx.run.path / files["attempts"]):
-        if a["sample"] == 0 and len(first) < cfg.probe_prompts:
+        if a["sample"] == 0 and len(first) < cfg.gate.probe_prompts:
             first[a["task_id"]] = truncate_after_code(a["completion"]).strip()
     params = SamplingParams(
-        n=1, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed + 13 * round_no
+        n=1,
+        temperature=cfg.sampling.temperature,
+        max_new_tokens=cfg.sampling.max_new_tokens,
+        seed=cfg.seed + 13 * round_no,
     )
     replies = ctx.generator(candidate).complete([tasks[tid]["prompt"] for tid in first], params)
     return {
@@ -72,10 +81,11 @@ def probe(ctx: RunContext, files: dict[str, str], candidate: str, round_no: int)
 
 def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
     cfg, round_no = ctx.config, state["round"]
-    current = dict(state["current"])
+    current = state["current"].copy()
     method = current["trainer"]["method"]
     trainer = TRAINERS[method]
-    data_file = ctx.run.path / current["files"][trainer.data]
+    files = files_of(current)
+    data_file = ctx.run.path / files[trainer.data]
     items = read_jsonl(data_file)
     output = ctx.run.model_dir(round_no)
     # A run killed during training leaves temporary directories behind; they hold nothing worth keeping.
@@ -84,7 +94,7 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
     params = method_params(method, cfg, len(items), round_no)
     params = dataclasses.replace(params, **current.get("retry_params", {}))  # a retry after a failed fit
     ctx.log(f"round {round_no}: train: {method} on {len(items)} {trainer.data} ({params.to_dict()})")
-    base, logs = ctx.resolve(state["champion"]), ctx.run.path / "logs" / f"round-{round_no}"
+    base, logs = ctx.resolve(state["champion"]), ctx.run.log_dir(round_no)
     common: dict[str, Any] = {"base": base, "output_dir": output, "log_dir": logs, "progress": not ctx.quiet}
     try:
         result = trainer.train(items=items, params=params, verify_all=ctx.verify_all, **common)
@@ -92,8 +102,8 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
         current["train"] = {"method": method, "error": str(exc), "rows": len(items), "params": params.to_dict()}
         return {"current": current, "candidate": None}
     ctx.usage["train_steps"] += result.steps
-    candidate = str(output.relative_to(ctx.run.path))
-    record = {
+    candidate = ctx.run.relative(output)
+    record: TrainRecord = {
         "method": method,
         "adapter": result.adapter,
         "rows": result.rows,
@@ -103,13 +113,13 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "duration_s": round(result.duration_s, 1),
         "train_tokens": result.train_tokens,
         "params": params.to_dict(),
-        "logs": str(logs.relative_to(ctx.run.path)),
+        "logs": ctx.run.relative(logs),
         "checkpoint": candidate,
     }
-    if cfg.probe_prompts > 0:
-        record["probe"] = probe(ctx, current["files"], candidate, round_no)
+    if cfg.gate.probe_prompts > 0:
+        record["probe"] = probe(ctx, files, candidate, round_no)
     current["train"] = record
-    CheckpointStore(ctx.run.path).register(
+    ctx.run.store().register(
         candidate,
         parent=state["champion"],
         round_no=round_no,
@@ -117,7 +127,7 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
         method=method,
         adapter=result.adapter,
         params=params.to_dict(),
-        data=[data_file, *origin_files(ctx.run.path, items, current["files"])],
+        data=[data_file, *origin_files(ctx.run.path, items, files)],
         metrics={
             k: record[k] for k in ("steps", "losses", "metrics", "duration_s", "train_tokens", "probe") if k in record
         },

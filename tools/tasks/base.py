@@ -54,14 +54,15 @@ class TaskFamily(abc.ABC):
     trainers: tuple[str, ...] = ("sft", "dpo", "grpo")
     """The training methods that suit the family (`--trainer auto` chooses among them)."""
     max_new_tokens: int | None = None
-    """The longest answer worth generating (None: the run's --max-new-tokens)."""
+    """The longest answer worth generating (None: the run's `sampling.max_new_tokens`, --max-new-tokens)."""
     curriculum: Literal["band", "frontier"] = "band"
     """How the curriculum planner picks levels: keep practice where the champion succeeds 20-80% of the time
     ("band"), or practise just past the longest level the champion is reliable at ("frontier")."""
     run_defaults: dict[str, Any] = {}
+    """RunConfig values that suit this family better than the general defaults, by field name or SECTION.FIELD
+    (the user's flags still win)."""
     run_only: bool = False
     """A family a run fills as it goes (the planner's written tasks): never chosen by a goal or by --tasks."""
-    """RunConfig values that suit this family better than the general defaults (the user's flags still win)."""
 
     @classmethod
     def configured(cls, task_file: str | None = None) -> TaskFamily:
@@ -91,9 +92,10 @@ class TaskFamily(abc.ABC):
         `exclude_prompts` (the held-out prompts)."""
 
     def heldout(self, *, n: int, seed: int, levels: tuple[int, ...] | None = None) -> list[Task]:
-        """The fixed evaluation set of a run (at `levels`, default all): disjoint from every task
-        `generate(split="train")` can make. By default `n` shared evenly over the levels, from
-        `generate(split="heldout")` (a family whose splits are disjoint by construction)."""
+        """The fixed evaluation set of a run (at `levels`, default all). By default `n` shared evenly over the
+        levels, from `generate(split="heldout")`. The run passes the held-out prompts to every practice
+        `generate` as `exclude_prompts`, which must keep them out (two draws of a small task may write the same
+        prompt); tests/conformance/test_families.py checks it for every registered family."""
         chosen = levels or self.levels
         base, extra = divmod(n, len(chosen))
         return [

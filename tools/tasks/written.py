@@ -23,7 +23,6 @@ from ...sandbox import Sandbox
 from .base import Task
 from .jsonl import Jsonl, TaskFileError
 
-WRITTEN_FILE = "tasks/written.jsonl"
 TRIVIAL = ("return None", "return 0", "return ''", "return []", "return args[0] if args else None")
 
 

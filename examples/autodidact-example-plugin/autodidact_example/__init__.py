@@ -30,7 +30,8 @@ class Multiples(TaskFamily):
     levels = (1, 2, 3)
 
     def _task(self, rng: random.Random, split: Split, level: int) -> Task:
-        k = rng.randint(2, 9)
+        # An odd multiple of an even k does not exist: level 3 draws an odd k, or every answer would be 0.
+        k = rng.choice((3, 5, 7, 9)) if level == 3 else rng.randint(2, 9)
         extra = {1: "", 2: " that are also positive", 3: " that are also positive and odd"}[level]
         keep = {1: "True", 2: "x > 0", 3: "x > 0 and x % 2 == 1"}[level]
         code = f"def count_multiples(xs):\n    return sum(1 for x in xs if x % {k} == 0 and {keep})\n"

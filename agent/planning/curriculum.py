@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .config import RunConfig
+from ..config import RunConfig
+from ..labels import label_filter
 
 BAND = (0.2, 0.8)
 
@@ -104,88 +105,35 @@ def plan_round(
     levels: tuple[int, ...],
     curriculum: str = "band",
 ) -> Plan:
-    family = config.tasks[(round_no - 1) % len(config.tasks)]
-    if round_no > config.rounds:
+    family = config.tasks.families[(round_no - 1) % len(config.tasks.families)]
+    if round_no > config.budget.rounds:
         return Plan(
             round=round_no,
             family=family,
             levels=[],
             tasks_per_level={},
             samples_per_task=0,
-            trainer=config.trainer,
+            trainer=config.training.trainer,
             stop=True,
-            reason=f"all {config.rounds} rounds are done",
+            reason=f"all {config.budget.rounds} rounds are done",
         )
     if curriculum == "frontier":
-        # Verified labels are right at any level, so practice may reach a level ahead; majority labels there
-        # are mostly the model agreeing with its own mistakes (measured: 2-3% right two levels out).
-        ahead = 1 if config.label_filter == "verified" else 0
-        chosen, replay, why = choose_frontier(level_stats, levels, config.frontier_accuracy, ahead)
-        replayed = round(config.tasks_per_round * config.replay_share) if replay else 0
-        per_level = {**share(replayed, replay), **share(config.tasks_per_round - replayed, chosen)}
+        # How far past the frontier practice may reach depends on how far the run's labels can be trusted.
+        ahead = label_filter(config.selection.label_filter).ahead
+        chosen, replay, why = choose_frontier(level_stats, levels, config.curriculum.frontier_accuracy, ahead)
+        replayed = round(config.sampling.tasks_per_round * config.curriculum.replay_share) if replay else 0
+        per_level = {**share(replayed, replay), **share(config.sampling.tasks_per_round - replayed, chosen)}
         chosen = sorted(per_level)
     else:
         chosen, why = choose_levels(level_stats, levels)
-        per_level = share(config.tasks_per_round, chosen)
+        per_level = share(config.sampling.tasks_per_round, chosen)
     return Plan(
         round=round_no,
         family=family,
         levels=chosen,
         tasks_per_level=per_level,
-        samples_per_task=config.samples_per_task,
-        trainer=config.trainer,
+        samples_per_task=config.sampling.samples_per_task,
+        trainer=config.training.trainer,
         stop=False,
         reason=why,
     )
-
-
-def data_diagnostics(outcomes: dict[str, list[bool]], rows: int, pairs: int, prompts: int) -> dict[str, Any]:
-    """What the round's data offers each trainer. `outcomes` maps each task of the round to its attempts'
-    verdicts; `rows`, `pairs`, `prompts` are what select built for SFT, DPO and GRPO."""
-    rates = [sum(v) / len(v) for v in outcomes.values() if v]
-    mean = sum(rates) / len(rates) if rates else 0.0
-    spread = (sum((r - mean) ** 2 for r in rates) / len(rates)) ** 0.5 if rates else 0.0
-    return {
-        "tasks": len(rates),
-        "mean_pass_rate": round(mean, 4),
-        "pass_rate_spread": round(spread, 4),
-        "mixed_tasks": sum(1 for r in rates if 0 < r < 1),
-        "solved_tasks": sum(1 for r in rates if r > 0),
-        "positives": rows,
-        "pairs": pairs,
-        "grpo_prompts": prompts,
-    }
-
-
-def choose_trainer(
-    requested: str, d: dict[str, Any], config: RunConfig, allowed: tuple[str, ...] = ("sft", "dpo", "grpo")
-) -> tuple[str, str]:
-    """The trainer for this round's data among those the task family allows, and why (see `_by_data`)."""
-    if requested != "auto":
-        return requested, f"--trainer {requested} (data: {d['positives']} verified rows, {d['pairs']} pairs)"
-    method, reason = _by_data(d, config)
-    if method not in allowed:
-        return allowed[0], f"{reason}; but the task family trains with {', '.join(allowed)}: {allowed[0]}"
-    return method, reason
-
-
-def _by_data(d: dict[str, Any], config: RunConfig) -> tuple[str, str]:
-    """The training method for this round's data, and why.
-
-    - SFT (rejection sampling) while the champion fails most attempts: its verified answers are what it lacks.
-    - DPO once it passes most attempts and there are enough (failed, verified) pairs: imitating answers it
-      already gives teaches little; contrasting them with its remaining mistakes teaches more.
-    - GRPO when there are too few verified answers for offline training but enough tasks it sometimes solves:
-      the sandbox rewards fresh samples online, where a group with mixed outcomes has something to teach.
-    """
-    rate = f"the champion passes {d['mean_pass_rate']:.0%} of attempts"
-    if d["positives"] >= config.min_rows and d["mean_pass_rate"] < 0.5:
-        return "sft", f"{rate}: imitate its {d['positives']} verified answers (rejection-sampling SFT)"
-    if d["pairs"] >= config.min_pairs:
-        return "dpo", f"{rate}: contrast its mistakes with its verified answers ({d['pairs']} pairs, DPO)"
-    if d["positives"] < config.min_rows and d["grpo_prompts"] >= config.min_grpo_tasks:
-        return "grpo", (
-            f"only {d['positives']} verified rows, but {d['grpo_prompts']} tasks with mixed outcomes: "
-            "reward fresh samples online (GRPO)"
-        )
-    return "sft", f"{rate}; {d['pairs']} pairs (< {config.min_pairs}): imitate the verified answers (SFT)"

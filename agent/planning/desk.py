@@ -10,6 +10,9 @@
 | `plan_round` | the next round: family, levels, tasks, samples per task, trainer (ends the planner's turn) |
 | `stop_run` | end the run (ends the planner's turn) |
 
+Every tool registered in the `autodidact.tools` entry point group (built-in or a plugin's) is offered too, unless
+it declares itself not for planning (`tools.NOT_FOR_PLANNING` in its metadata) or has the name of one above.
+
 `PlannerDesk.call` runs one call as the model wrote it: the arguments are parsed and validated against the
 tool's schema, the gate's criteria (`gate.check_plan`) judge a plan, and every call is recorded with the verdict
 (`accepted` or `rejected`) and the reason. The curriculum planner files its decision through the same
@@ -24,21 +27,24 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from langchain_core.tools import StructuredTool
+from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field, ValidationError
 
-from ..sandbox import Limits
-from ..tools.tasks.written import WRITTEN_FILE, Written, check_task, written_task
-from .context import RunContext
-from .decontaminate import Decontaminator
-from .gate import MAX_SAMPLES, check_plan
-from .planner import Plan, share
-from .rundir import read_jsonl, write_jsonl
-from .state import RunState
+from ...sandbox import Limits
+from ...tools import agent_tools, for_planning
+from ...tools.tasks.written import Written, check_task, written_task
+from ..context import RunContext
+from ..decontaminate import Decontaminator
+from ..gate import MAX_SAMPLES, check_plan
+from ..rundir import read_jsonl, write_jsonl
+from ..state import RunState
+from .curriculum import Plan, share
+from .probe import measure_levels
 
 RESULT_CHARS = 2000
 TERMINAL = ("plan_round", "stop_run")
+TOOL_NAMES = ("list_task_families", "run_history", "probe_levels", "run_python", "write_task", *TERMINAL)
 
 
 class Rejected(Exception):
@@ -95,9 +101,11 @@ class PlannerDesk:
 
     # -- the tools -------------------------------------------------------------------------------------
     @cached_property
-    def tools(self) -> dict[str, StructuredTool]:
-        """The tools by name (made once per round's desk)."""
-        return {tool.name: tool for tool in self._make_tools()}
+    def tools(self) -> dict[str, BaseTool]:
+        """The tools by name (made once per round's desk): the desk's own, then the registered ones."""
+        own: dict[str, BaseTool] = {tool.name: tool for tool in self._make_tools()}
+        registered = {tool.name: tool for tool, _ in agent_tools() if for_planning(tool) and tool.name not in own}
+        return {**own, **registered}
 
     def _make_tools(self) -> list[StructuredTool]:
         def make(fn: Any, schema: type[BaseModel], description: str) -> StructuredTool:
@@ -122,7 +130,7 @@ class PlannerDesk:
         return [convert_to_openai_tool(t) for t in self.tools.values()]
 
     def families(self) -> dict[str, Any]:
-        names = list(self.ctx.config.tasks)
+        names = list(self.ctx.config.tasks.families)
         if self.ctx.family(Written.name).path:  # once a task is admitted
             names.append(Written.name)
         return {name: self.ctx.family(name) for name in names}
@@ -131,7 +139,7 @@ class PlannerDesk:
         family = self.ctx.family(name)
         if name == Written.name:
             return family.levels if family.path else ()
-        configured = self.ctx.config.levels
+        configured = self.ctx.config.tasks.levels
         return tuple(lvl for lvl in family.levels if not configured or lvl in configured)
 
     def list_task_families(self) -> list[dict[str, Any]]:
@@ -169,8 +177,6 @@ class PlannerDesk:
         return [{"rounds": rounds, "gate_decisions": reasons}]
 
     def probe_levels(self, family: str, levels: list[int]) -> dict[str, Any]:
-        from .nodes.plan import measure_levels
-
         known = self.levels_of(family) if family in self.families() else ()
         if not known or not levels or not set(levels) <= set(known):
             raise Rejected(f"{family} levels {levels}: choose levels among {list(known) or 'none'}")
@@ -188,8 +194,8 @@ class PlannerDesk:
 
     def write_task(self, prompt: str, entry_point: str, tests: list[str], reference: str, difficulty: int = 1) -> str:
         cfg = self.ctx.config
-        if self.written >= cfg.max_written_tasks:
-            raise Rejected(f"at most {cfg.max_written_tasks} tasks may be written per round")
+        if self.written >= cfg.agent.max_written_tasks:
+            raise Rejected(f"at most {cfg.agent.max_written_tasks} tasks may be written per round")
         if not entry_point.isidentifier() or not tests or not reference.strip() or not prompt.strip():
             raise Rejected("a task needs a prompt, a function name, at least one assert and a reference")
         row = {
@@ -202,7 +208,9 @@ class PlannerDesk:
         task = written_task(row)
         admitted = self.ctx.family(Written.name).tasks
         protected = self.ctx.heldout() + self.ctx.guard_candidates() + admitted
-        near = Decontaminator(protected, threshold=cfg.decontamination_threshold).overlap(task, task.reference)
+        near = Decontaminator(protected, threshold=cfg.selection.decontamination_threshold).overlap(
+            task, task.reference
+        )
         if near:
             raise Rejected(f"a near duplicate of a held-out, guard or admitted task ({near})")
         problems = check_task(task, self.ctx.sandbox)
@@ -210,11 +218,11 @@ class PlannerDesk:
             raise Rejected("; ".join(problems))
         provenance = {
             "round": self.round_no,
-            "planner": self.ctx.config.planner,
+            "planner": self.ctx.config.agent.planner,
             "model": self.author,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        path = self.ctx.run.path / WRITTEN_FILE
+        path = self.ctx.run.written_file
         row = {"task_id": task.id.removeprefix("written-"), **row, "split": "train", "provenance": provenance}
         write_jsonl(path, [*(read_jsonl(path) if path.exists() else []), row])
         self.ctx.forget_family(Written.name)
@@ -233,12 +241,12 @@ class PlannerDesk:
     ) -> str:
         cfg = self.ctx.config
         levels = sorted(set(levels))
-        counts = dict(tasks_per_level) if tasks_per_level else share(tasks or cfg.tasks_per_round, levels)
+        counts = dict(tasks_per_level) if tasks_per_level else share(tasks or cfg.sampling.tasks_per_round, levels)
         proposal: dict[str, Any] = {
             "family": family,
             "levels": levels,
             "tasks_per_level": counts,
-            "samples_per_task": samples_per_task or cfg.samples_per_task,
+            "samples_per_task": samples_per_task or cfg.sampling.samples_per_task,
             "trainer": trainer,
         }
         families = self.families()
@@ -260,11 +268,11 @@ class PlannerDesk:
     def stop_run(self, reason: str) -> str:
         self.plan = Plan(
             round=self.round_no,
-            family=self.ctx.config.tasks[0],
+            family=self.ctx.config.tasks.families[0],
             levels=[],
             tasks_per_level={},
             samples_per_task=0,
-            trainer=self.ctx.config.trainer,
+            trainer=self.ctx.config.training.trainer,
             stop=True,
             reason=f"the planner stopped the run: {reason}",
         )
@@ -280,9 +288,10 @@ class PlannerDesk:
                 raise Rejected(f"unknown tool {name!r}; the tools are {', '.join(self.tools)}")
             args = _parse(arguments)
             record["arguments"] = args
-            schema: Any = tool.args_schema
-            valid = schema.model_validate(args)
-            result = tool.func(**valid.model_dump(exclude_unset=True))  # type: ignore[misc]
+            schema: Any = tool.get_input_schema()
+            valid = schema.model_validate(args).model_dump(exclude_unset=True)
+            # The desk's own tools are its methods; a registered tool runs as LangChain runs it.
+            result = getattr(self, name)(**valid) if name in TOOL_NAMES else tool.invoke(valid)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(map(str, first["loc"])) or "arguments"

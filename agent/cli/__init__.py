@@ -1,0 +1,95 @@
+"""The `autodidact` command.
+
+autodidact run "get better at writing small Python functions" [--set SECTION.FIELD=VALUE ...]
+autodidact trace runs/<dir> [--json] [--round K --stage S]
+autodidact runs [runs/]
+autodidact report runs/<dir> [-o report.html]
+autodidact resume runs/<dir>
+autodidact rollback runs/<dir> [--to models/round-K]
+autodidact exec program.py [--json]
+autodidact seed --task addition --max-digits 5
+autodidact tasks | tools | plugins [--plugin FILE]
+
+| module | holds |
+|---|---|
+| `parser.py` | every command's arguments |
+| `options.py` | `run`'s config options, generated from the config's fields, and `--set` |
+| `run_commands.py` | run, resume, rollback |
+| `inspect_commands.py` | trace, runs, report, exec, seed, and the listings |
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..errors import UserError
+from .inspect_commands import (
+    cmd_exec,
+    cmd_plugins,
+    cmd_report,
+    cmd_runs,
+    cmd_seed,
+    cmd_tasks,
+    cmd_tools,
+    cmd_trace,
+)
+from .parser import build_parser
+from .run_commands import cmd_resume, cmd_rollback, cmd_run
+
+EXIT_USAGE = 2
+
+
+def quiet_libraries() -> None:
+    """Our own progress bars and log lines say what is happening; the libraries' per-file bars only clutter."""
+    import logging
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover - datasets is a dependency of trl
+        pass
+    logging.getLogger("trl").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="trl")
+    warnings.filterwarnings("ignore", module="transformers")
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "resume": cmd_resume,
+    "trace": cmd_trace,
+    "runs": cmd_runs,
+    "report": cmd_report,
+    "rollback": cmd_rollback,
+    "exec": cmd_exec,
+    "seed": cmd_seed,
+    "tasks": cmd_tasks,
+    "tools": cmd_tools,
+    "plugins": cmd_plugins,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    quiet_libraries()
+    from ...tools.models import ModelError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (UserError, ModelError) as exc:
+        print(f"autodidact: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("autodidact: interrupted; continue with autodidact resume RUN_DIR", file=sys.stderr)
+        return 130
+
+
+__all__ = ["COMMANDS", "EXIT_USAGE", "build_parser", "main"]

@@ -1,0 +1,7 @@
+"""`python -m autodidact.agent.cli ...` runs the `autodidact` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,63 @@
+"""The trainer of a round, chosen at select from the round's data (the plan may name one; `auto` leaves it here).
+
+`data_diagnostics` says what the data offers each trainer; `choose_trainer` picks among those the task family
+allows, and says why (the reason goes into the trace).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import RunConfig
+
+
+def data_diagnostics(outcomes: dict[str, list[bool]], rows: int, pairs: int, prompts: int) -> dict[str, Any]:
+    """What the round's data offers each trainer. `outcomes` maps each task of the round to its attempts'
+    verdicts; `rows`, `pairs`, `prompts` are what select built for SFT, DPO and GRPO."""
+    rates = [sum(v) / len(v) for v in outcomes.values() if v]
+    mean = sum(rates) / len(rates) if rates else 0.0
+    spread = (sum((r - mean) ** 2 for r in rates) / len(rates)) ** 0.5 if rates else 0.0
+    return {
+        "tasks": len(rates),
+        "mean_pass_rate": round(mean, 4),
+        "pass_rate_spread": round(spread, 4),
+        "mixed_tasks": sum(1 for r in rates if 0 < r < 1),
+        "solved_tasks": sum(1 for r in rates if r > 0),
+        "positives": rows,
+        "pairs": pairs,
+        "grpo_prompts": prompts,
+    }
+
+
+def choose_trainer(
+    requested: str, d: dict[str, Any], config: RunConfig, allowed: tuple[str, ...] = ("sft", "dpo", "grpo")
+) -> tuple[str, str]:
+    """The trainer for this round's data among those the task family allows, and why (see `_by_data`)."""
+    if requested != "auto":
+        return requested, f"--trainer {requested} (data: {d['positives']} verified rows, {d['pairs']} pairs)"
+    method, reason = _by_data(d, config)
+    if method not in allowed:
+        return allowed[0], f"{reason}; but the task family trains with {', '.join(allowed)}: {allowed[0]}"
+    return method, reason
+
+
+def _by_data(d: dict[str, Any], config: RunConfig) -> tuple[str, str]:
+    """The training method for this round's data, and why.
+
+    - SFT (rejection sampling) while the champion fails most attempts: its verified answers are what it lacks.
+    - DPO once it passes most attempts and there are enough (failed, verified) pairs: imitating answers it
+      already gives teaches little; contrasting them with its remaining mistakes teaches more.
+    - GRPO when there are too few verified answers for offline training but enough tasks it sometimes solves:
+      the sandbox rewards fresh samples online, where a group with mixed outcomes has something to teach.
+    """
+    rate = f"the champion passes {d['mean_pass_rate']:.0%} of attempts"
+    if d["positives"] >= config.gate.min_rows and d["mean_pass_rate"] < 0.5:
+        return "sft", f"{rate}: imitate its {d['positives']} verified answers (rejection-sampling SFT)"
+    if d["pairs"] >= config.gate.min_pairs:
+        return "dpo", f"{rate}: contrast its mistakes with its verified answers ({d['pairs']} pairs, DPO)"
+    if d["positives"] < config.gate.min_rows and d["grpo_prompts"] >= config.gate.min_grpo_tasks:
+        return "grpo", (
+            f"only {d['positives']} verified rows, but {d['grpo_prompts']} tasks with mixed outcomes: "
+            "reward fresh samples online (GRPO)"
+        )
+    return "sft", f"{rate}; {d['pairs']} pairs (< {config.gate.min_pairs}): imitate the verified answers (SFT)"

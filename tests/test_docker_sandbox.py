@@ -5,10 +5,13 @@ from __future__ import annotations
 import socket
 import subprocess
 
+import pytest
 from conftest import need_backend
 
 from autodidact.sandbox import DockerSandbox, Limits
 from autodidact.sandbox.docker_sandbox import LABEL, container_config, image_name
+
+pytestmark = pytest.mark.docker
 
 
 def dead_pid() -> int:

@@ -124,6 +124,7 @@ def test_kill_minus_nine_during_round_two_training_then_resume(warm_model, tmp_p
     assert "(interrupted)" in text and "(resumed)" in text and "resume continued" in text
 
 
+@pytest.mark.docker
 def test_a_round_in_the_docker_sandbox_gives_the_same_verdicts(finished_run, warm_model, tmp_path, capsys):
     """The loop end to end with --sandbox docker: the same sampled attempts get the same verdicts as locally."""
     need_backend("docker")

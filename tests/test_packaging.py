@@ -6,10 +6,13 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ["agent", "tools", "sandbox", "trainers", "prompts", "plugins"]
 
 
+@pytest.mark.install
 def test_wheel_contains_every_subpackage_and_prompt(tmp_path):
     subprocess.run(
         [

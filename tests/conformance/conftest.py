@@ -20,7 +20,11 @@ VARIANTS = {
     "e2b": lambda: BACKENDS["e2b"](),
 }
 # E2B runs only with a key; without one, tests/test_e2b_mapping.py says so once instead of once per case here.
-PARAMS = [name for name in VARIANTS if name != "e2b" or BACKENDS["e2b"].available()[0]]
+PARAMS = [
+    pytest.param(name, marks=pytest.mark.docker) if name.startswith("docker") else name
+    for name in VARIANTS
+    if name != "e2b" or BACKENDS["e2b"].available()[0]
+]
 
 
 @pytest.fixture(scope="module", params=PARAMS)

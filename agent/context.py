@@ -34,6 +34,7 @@ class RunContext:
     _sandbox: Sandbox | None = None
     usage: dict[str, float] = field(default_factory=lambda: {"sandbox_s": 0.0, "tokens": 0, "train_steps": 0})
     """What this process has spent (the graph adds each node's share to the state's `usage`)."""
+    _transfer_bench: Any = None
     echo: Callable[[str], None] | None = None
     """Where else each progress line goes (Studio streams them)."""
 

@@ -5,6 +5,10 @@ the prompts are near-duplicates (Jaccard similarity of word 5-grams at or above 
 tasks with a different example score about 0.75-0.82 on the function family, copies with small edits above
 0.9), or when its solution equals a protected task's reference solution that its own task's reference does not
 explain (a solution leaked from an evaluation task).
+
+An external benchmark's problems (HumanEval; `tools.benchmarks.protected`) are protected too, and more strictly:
+a row is also dropped when its solution near-copies a benchmark's reference solution (code 5-gram Jaccard at or
+above the threshold). The reasons name the benchmark: `benchmark_prompt`, `benchmark_solution`.
 """
 
 from __future__ import annotations
@@ -33,11 +37,14 @@ def ngrams(text: str, n: int = N) -> set[tuple[str, ...]]:
 
 
 class Decontaminator:
-    def __init__(self, protected: list[Task], threshold: float = 0.9) -> None:
+    def __init__(self, protected: list[Task], threshold: float = 0.9, external: list[Task] | None = None) -> None:
         self.threshold = threshold
-        self.prompts = {normalise_text(t.prompt): t.id for t in protected}
+        external = external or []
+        self.external = {t.id for t in external}
+        self.prompts = {normalise_text(t.prompt): t.id for t in [*protected, *external]}
         self.references = {normalise_code(t.reference): t.id for t in protected if t.reference}
-        self.grams = {t.id: ngrams(t.prompt) for t in protected}
+        self.grams = {t.id: ngrams(t.prompt) for t in [*protected, *external]}
+        self.code_grams = [ngrams(normalise_code(t.reference)) for t in external if t.reference]
         self.index: dict[tuple[str, ...], set[str]] = defaultdict(set)
         for tid, grams in self.grams.items():
             for g in grams:
@@ -51,8 +58,9 @@ class Decontaminator:
         return self._task_cache[task.id]
 
     def _task_overlap(self, task: Task) -> str | None:
-        if normalise_text(task.prompt) in self.prompts:
-            return "prompt_exact"
+        exact = self.prompts.get(normalise_text(task.prompt))
+        if exact is not None:
+            return "benchmark_prompt" if exact in self.external else "prompt_exact"
         grams = ngrams(task.prompt)
         shared: dict[str, int] = defaultdict(int)
         for g in grams:
@@ -60,7 +68,7 @@ class Decontaminator:
                 shared[tid] += 1
         for tid, k in shared.items():
             if k / (len(grams) + len(self.grams[tid]) - k) >= self.threshold:
-                return "prompt_ngram"
+                return "benchmark_prompt" if tid in self.external else "prompt_ngram"
         return None
 
     def overlap(self, task: Task, code: str) -> str | None:
@@ -71,4 +79,8 @@ class Decontaminator:
         solution = normalise_code(code)
         if solution and solution in self.references and solution != normalise_code(task.reference):
             return "solution"
+        if solution and self.code_grams:
+            mine = ngrams(solution)
+            if any(len(mine & g) / max(1, len(mine | g)) >= self.threshold for g in self.code_grams):
+                return "benchmark_solution"
         return None

@@ -71,32 +71,6 @@ def retries(state: RunState, stage: str) -> int:
     return int(state["current"].get("retries", {}).get(stage, 0))
 
 
-MAX_SAMPLES = 16
-
-
-def check_plan(plan: dict[str, Any], levels_of: dict[str, tuple[int, ...]], config: RunConfig) -> str | None:
-    """Why a proposed plan (from either planner's `plan_round` call) is refused, or None. A plan must name a task
-    family of the run with levels it has, 1 to `tasks_per_round` tasks in all (at least one per level), 1 to
-    `MAX_SAMPLES` samples per task, and `auto` or a registered trainer."""
-    family = plan["family"]
-    if family not in levels_of:
-        return f"unknown task family {family!r}; this run's families: {', '.join(levels_of)}"
-    wrong = [lvl for lvl in plan["levels"] if lvl not in levels_of[family]]
-    if not plan["levels"] or wrong:
-        known = ", ".join(map(str, levels_of[family])) or "none yet"
-        return f"levels {plan['levels']} are not levels of {family} (its levels: {known})"
-    counts = plan["tasks_per_level"]
-    if set(counts) != set(plan["levels"]) or min(counts.values()) < 1:
-        return "every chosen level needs at least one task"
-    if sum(counts.values()) > config.sampling.tasks_per_round:
-        return f"{sum(counts.values())} tasks is more than this run's {config.sampling.tasks_per_round} tasks per round"
-    if not 1 <= plan["samples_per_task"] <= MAX_SAMPLES:
-        return f"samples_per_task must be 1-{MAX_SAMPLES}, not {plan['samples_per_task']}"
-    if plan["trainer"] != "auto" and plan["trainer"] not in TRAINERS:
-        return f"trainer {plan['trainer']!r}: choose auto or one of {', '.join(TRAINERS)}"
-    return None
-
-
 def planner_numbers(state: RunState) -> dict[str, Any]:
     """What the planner did this round, for the plan decision: who planned, each tool call with the gate's verdict
     on it, and a fallback to the curriculum planner with its reason."""
@@ -122,6 +96,8 @@ def judge_plan(state: RunState, config: RunConfig) -> Decision:
         why = f"{idle} rounds in a row without a promotion (patience {config.budget.patience})"
         return _decision(state, "plan", "stop", "end", why, **recorded)
     numbers = {k: v for k, v in recorded.items() if k != "usage"}
+    if state["current"].get("sizing"):
+        numbers["sizing"] = state["current"]["sizing"]
     return _decision(
         state, "plan", "forward", "acquire", plan["reason"], n_tasks=plan["n_tasks"], levels=plan["levels"], **numbers
     )
@@ -132,6 +108,8 @@ def judge_acquire(state: RunState, config: RunConfig) -> Decision:
     numbers: dict[str, Any] = {
         k: counts[k] for k in ("tasks", "attempts", "verified", "tasks_solved", "sandbox_errors")
     }
+    # Where the samples went: the waves, and the attempts on tasks with mixed outcomes (the ones that teach).
+    numbers.update({k: v for k, v in counts.items() if k in ("waves", "useful_attempts", "verified_per_min")})
     error_rate = counts["sandbox_errors"] / max(1, counts["attempts"])
     numbers["sandbox_error_rate"] = round(error_rate, 4)
     if error_rate > config.gate.max_sandbox_error_rate:
@@ -300,7 +278,7 @@ def _judge_training(state: RunState, config: RunConfig) -> Decision:
 def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
     ev: dict[str, Any] = dict(state["current"]["eval"])
     numbers = {k: ev[k] for k in ("n", "champion_pass1", "candidate_pass1", "gained", "lost", "p_value")}
-    numbers.update(diff=ev.get("diff"), ci=ev.get("ci"), guard=ev.get("guard"))
+    numbers.update(diff=ev.get("diff"), ci=ev.get("ci"), guard=ev.get("guard"), min_detectable=ev.get("min_detectable"))
     score = f"candidate {ev['candidate_pass1']}/{ev['n']} vs champion {ev['champion_pass1']}/{ev['n']}"
     if ev.get("ci"):
         score += f" (difference {ev['diff']:+.0%}, 95% CI {ev['ci'][0]:+.0%} to {ev['ci'][1]:+.0%})"
@@ -310,6 +288,10 @@ def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
         return _decision(state, "evaluate", "rollback", "rollback", f"{score}: not better", **numbers)
     if ev["p_value"] >= config.gate.alpha:
         why = f"{score}: not significant (p={ev['p_value']:.3g} >= {config.gate.alpha})"
+        if ev.get("min_detectable") is not None:
+            why += f"; with {ev['lost']} lost, {ev['n']} tasks show a net gain of {ev['min_detectable']:+.0%} or more"
+        if config.selection.accumulate:
+            why += "; its verified data stay for the next round"
         return _decision(state, "evaluate", "rollback", "rollback", why, **numbers)
     if guard["n"] and guard["regression"] > config.gate.guard_tolerance:
         why = (

@@ -28,6 +28,8 @@ class LabelFilter:
     """What a usable attempt is called in the gate's reasons."""
     ahead = 1
     """Levels past the frontier worth practising: a verified label is right at any level."""
+    waves = True
+    """Whether acquire may sample in waves (`waves.py`): stop a task once it has enough verified attempts."""
 
     def settle(self, config: Any, samples_given: int | None) -> str | None:
         """Complete the run's settings for this filter (in place); why they cannot work, or None."""
@@ -62,6 +64,7 @@ class Majority(LabelFilter):
     name = "majority"
     description = "the answer most of a task's samples agree on, by majority_margin votes (no ground truth)"
     kind = "majority-labelled"
+    waves = False  # a vote needs every sample of a task, whatever the verdicts say
     # Majority labels past the frontier are mostly the model agreeing with its own mistakes (measured: 2-3% right
     # two levels out).
     ahead = 0

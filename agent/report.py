@@ -17,7 +17,7 @@ from typing import Any
 
 from .context import RunContext
 from .rundir import atomic_write_text, read_jsonl
-from .trace import level_evals
+from .trace import level_evals, transfer_line
 
 SAMPLES_PER_STAGE = 40
 FUNNEL = ("tasks", "attempts", "verified", "repaired", "selected")
@@ -241,6 +241,8 @@ def render(ctx: RunContext, trace: dict[str, Any]) -> str:
             f"{final['champion_pass1']}/{final['n']} now (one-sided McNemar p={final['p_value']:.3g}, 95% CI of "
             f"the difference {final['ci'][0]:+.0%} to {final['ci'][1]:+.0%})"
         )
+    if trace.get("transfer"):
+        head += f"<br><b>Transfer:</b> {html.escape(transfer_line(trace['transfer']))}"
     head += "</p>"
     decisions = "".join(
         f"<tr><td>{d['round']}</td><td>{d['stage']}</td><td>{d['verdict']}</td><td>{html.escape(d['reason'])}</td></tr>"

@@ -22,6 +22,7 @@ from typing import Any
 
 from .config import RunConfig, locate
 from .errors import UserError
+from .transfer import bench_of, measure
 
 REGISTRIES = {
     "sandbox": ("sandboxes", "--sandbox"),
@@ -235,6 +236,8 @@ def create_run(
         ctx.log(f"the model was seeded on {seeded.get('task')} levels 1-{seeded.get('max_level')}: {shown}")
     ctx.make_heldout()
     run.store().set_champion(location, reason="the starting model", round_no=0)
+    if bench_of(ctx) is not None:  # the starting model on the transfer benchmark (kept across runs of it)
+        measure(ctx, location, "base", shared=True)
     return ctx, dict(initial_state(config.goal, location))
 
 
@@ -253,7 +256,8 @@ def open_run(run_dir: Path, *, quiet: bool = True, started: bool = True) -> Any:
 def execute(ctx: Any, initial: Any, kind: str) -> dict[str, Any]:
     """Run (an initial state) or resume (None, or a Command) the graph until it ends or awaits approval; the
     session is recorded, the report written, and the trace returned."""
-    from .graph import compile_graph, run_graph
+    from .context import model_key
+    from .graph import THREAD, compile_graph, run_graph
     from .report import write_report
     from .trace import build_trace
 
@@ -262,7 +266,12 @@ def execute(ctx: Any, initial: Any, kind: str) -> dict[str, Any]:
     ctx.run.session({"start": kind})
     status = "interrupted"
     try:
-        run_graph(app, initial)
+        values = run_graph(app, initial)
+        finished = not app.get_state(THREAD).next
+        if finished and bench_of(ctx) is not None and "champion" in values:
+            key = model_key(values["champion"], values["base_model"])
+            if key != "base":
+                measure(ctx, values["champion"], key)  # the final champion on the transfer benchmark
         status = "stopped"
     finally:
         ctx.close()

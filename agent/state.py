@@ -49,6 +49,11 @@ class Counts(TypedDict, total=False):
     tasks_solved: int
     sandbox_errors: int
     stopped_by_limits: int
+    planned_attempts: int
+    waves: int
+    useful_attempts: int
+    verified_per_min: float
+    acquire_s: float
     labelled: int
     tasks_labelled: int
     label_precision: float | None
@@ -135,6 +140,7 @@ class EvalRecord(TypedDict, total=False):
     ci: list[float] | None
     gained: int
     lost: int
+    min_detectable: float | None
     champion_split: dict[str, int]
     candidate_split: dict[str, int]
     by_difficulty: dict[str, dict[str, float]]
@@ -158,6 +164,8 @@ class RoundRecord(TypedDict, total=False):
     eval: EvalRecord
     retries: dict[str, int]
     retry_params: dict[str, float]
+    sizing: dict[str, Any]
+    started_s: float
 
 
 def files_of(record: RoundRecord) -> dict[str, str]:
@@ -179,8 +187,8 @@ class RunState(TypedDict, total=False):
     current: RoundRecord
     """The record of the round in progress: plan, counts, files, train and eval numbers."""
     level_stats: dict[str, list[int]]
-    """Per difficulty level, [verified, attempts] of the current champion in its latest acquire (drives the
-    curriculum; emptied on promotion, since they measured the old champion)."""
+    """Per difficulty level, [verified, attempts] in the latest acquire (drives the curriculum; after a promotion
+    they are the old champion's, a prior for the new one until its first acquire)."""
     route: str
     """Where the last gate sent the run (read by the routers)."""
     history: Annotated[list[dict[str, Any]], operator.add]

@@ -65,3 +65,26 @@ def compare(before: Sequence[bool], after: Sequence[bool], *, level: float = 0.9
     low, high = paired_bootstrap_ci(before, after, level=level)
     n = max(1, test["n"])
     return {**test, "diff": (test["after_pass"] - test["before_pass"]) / n, "ci": [round(low, 4), round(high, 4)]}
+
+
+def wilson_interval(passed: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a pass rate (sound at 0 and at n, unlike the normal approximation)."""
+    if n == 0:
+        return 0.0, 1.0
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + level / 2))
+    rate = passed / n
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((rate * (1 - rate) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
+
+
+def smallest_detectable(n: int, lost: int, alpha: float) -> float | None:
+    """The smallest net gain (as a share of `n` tasks) the one-sided exact McNemar test can call significant at
+    `alpha` when the candidate loses `lost` tasks: the least `gained` with P(Binomial(gained + lost, 1/2) >= gained)
+    < alpha, minus `lost`. None when no gain within n tasks would be."""
+    for gained in range(1, n - lost + 1):
+        if binomtest(gained, gained + lost, 0.5, alternative="greater").pvalue < alpha:
+            return round((gained - lost) / n, 4)
+    return None

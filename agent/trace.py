@@ -12,6 +12,7 @@ from .context import RunContext, model_key
 from .graph import THREAD
 from .rundir import RunDir, read_jsonl
 from .stats import compare
+from .transfer import comparison
 
 
 def final_comparison(ctx: RunContext, values: dict[str, Any]) -> dict[str, Any] | None:
@@ -103,6 +104,7 @@ def build_trace(ctx: RunContext, app: Any) -> dict[str, Any]:
         "timeline": timeline(ctx, app),
         "tasks": ctx.config.tasks.families,
         "task_choice": ctx.config.tasks.task_choice,
+        "transfer": comparison(ctx, values),
     }
 
 
@@ -158,7 +160,20 @@ def format_table(trace: dict[str, Any]) -> str:
             f"one-sided McNemar p={_fmt_p(final['p_value'])}, 95% CI of the difference "
             f"{final['ci'][0]:+.0%} to {final['ci'][1]:+.0%})"
         )
+    if trace.get("transfer"):
+        out.append(transfer_line(trace["transfer"]))
     return "\n".join(out)
+
+
+def transfer_line(t: dict[str, Any]) -> str:
+    """The starting model and the final champion on the transfer benchmark, with 95% Wilson intervals."""
+    lo, hi = t["base_ci"]
+    clo, chi = t["champion_ci"]
+    return (
+        f"{t['bench']} pass@1 (never trained on): start {t['base_pass1']}/{t['n']} (95% CI {lo:.0%}-{hi:.0%}) -> "
+        f"champion {t['champion_pass1']}/{t['n']} ({clo:.0%}-{chi:.0%}), +{t['gained']} -{t['lost']} tasks, "
+        f"one-sided McNemar p={_fmt_p(t['p_value'])}"
+    )
 
 
 def _columns(lines: list[list[str]], label_first: bool = False) -> list[str]:

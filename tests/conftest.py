@@ -38,7 +38,7 @@ def warm_model(tiny_model) -> Path:
 
 TINY_RUN = [
     "--levels", "1", "--heldout-tasks", "40", "--tasks-per-round", "48", "--samples", "4", "--epochs", "4",
-    "--learning-rate", "2e-3", "--quiet",
+    "--learning-rate", "2e-3", "--transfer", "none", "--quiet",
 ]  # fmt: skip
 
 

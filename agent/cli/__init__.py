@@ -7,6 +7,7 @@ autodidact report runs/<dir> [-o report.html]
 autodidact resume runs/<dir>
 autodidact rollback runs/<dir> [--to models/round-K]
 autodidact exec program.py [--json]
+autodidact eval MODEL_OR_RUN... [--bench humaneval|heldout|FILE]
 autodidact seed --task addition --max-digits 5
 autodidact tasks | tools | plugins [--plugin FILE]
 
@@ -16,6 +17,7 @@ autodidact tasks | tools | plugins [--plugin FILE]
 | `options.py` | `run`'s config options, generated from the config's fields, and `--set` |
 | `run_commands.py` | run, resume, rollback |
 | `inspect_commands.py` | trace, runs, report, exec, seed, and the listings |
+| `eval_command.py` | eval: checkpoints side by side on a benchmark |
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import sys
 
 from ..errors import UserError
+from .eval_command import cmd_eval
 from .inspect_commands import (
     cmd_exec,
     cmd_plugins,
@@ -69,6 +72,7 @@ COMMANDS = {
     "report": cmd_report,
     "rollback": cmd_rollback,
     "exec": cmd_exec,
+    "eval": cmd_eval,
     "seed": cmd_seed,
     "tasks": cmd_tasks,
     "tools": cmd_tools,

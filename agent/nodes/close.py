@@ -38,6 +38,8 @@ def round_record(state: RunState, promoted: bool) -> dict[str, Any]:
         "planner": current.get("planner"),
         "critic": current.get("critic"),
         "promoted": promoted,
+        # The round's seconds in nodes (what the budget planner sizes the next round from).
+        "spent_s": round(float((state.get("usage") or {}).get("wall_s", 0.0)) - current.get("started_s", 0.0), 1),
         "champion": state["candidate"] if promoted else state["champion"],
     }
 
@@ -58,8 +60,10 @@ def promote(state: RunState, ctx: RunContext) -> dict[str, Any]:
     served = ctx.serve(candidate)
     if served:
         ctx.log(f"round {record['round']}: promote: the backend's server serves the champion as {served}")
-    # The curriculum's measurements were of the old champion: the next round measures the new one afresh.
-    return {"champion": candidate, "candidate": None, "history": [record], "level_stats": {}}
+    # The curriculum keeps the old champion's figures per level as its prior for the new one (exploring every level
+    # afresh after each promotion spent a round's samples on levels already known to be mastered or out of reach);
+    # the next acquire measures the new champion.
+    return {"champion": candidate, "candidate": None, "history": [record]}
 
 
 def rollback(state: RunState, ctx: RunContext) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from ..context import RunContext, model_key
 from ..progress import bar
 from ..state import RunState
-from ..stats import compare, tally
+from ..stats import compare, smallest_detectable, tally
 
 
 def split_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -71,6 +71,8 @@ def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "ci": test["ci"],
         "gained": test["gained"],
         "lost": test["lost"],
+        # The smallest net gain this many tasks can show at alpha, given the tasks the candidate lost.
+        "min_detectable": smallest_detectable(test["n"], test["lost"], ctx.config.gate.alpha),
         "champion_split": split_counts(champion),
         "candidate_split": split_counts(candidate),
         "by_difficulty": {"champion": by_difficulty(champion), "candidate": by_difficulty(candidate)},

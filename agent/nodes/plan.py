@@ -8,20 +8,29 @@ from typing import Any
 from ...tools.tasks import TaskFamily
 from ..context import RunContext
 from ..planning import PLANNERS
+from ..planning.budget import size_round
 from ..planning.curriculum import Plan, plan_round
 from ..planning.desk import PlannerDesk
 from ..planning.probe import measure_levels
 from ..state import RunState
+from ..transfer import transfer_seconds
 
 
 def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
     cfg = ctx.config
     round_no = state.get("round", 0) + 1
-    desk = PlannerDesk(ctx, state, round_no)
+    outside, reserve = transfer_seconds(ctx)  # the transfer benchmark runs outside the nodes, on the same clock
+    spent = float((state.get("usage") or {}).get("wall_s", 0.0))
+    sizing = size_round(cfg, state.get("history", []), spent + outside, reserve)
+    desk = PlannerDesk(ctx, state, round_no, max_tasks=sizing.tasks or None)
     record: dict[str, Any] = {"kind": "curriculum"}
     decided = None
     planner = PLANNERS[cfg.agent.planner]
-    if planner.plan is not None and round_no <= cfg.budget.rounds:
+    if sizing.stop and round_no <= cfg.budget.rounds:
+        family = cfg.tasks.families[(round_no - 1) % len(cfg.tasks.families)]
+        decided = Plan(round=round_no, family=family, levels=[], tasks_per_level={}, samples_per_task=0,
+                       trainer=cfg.training.trainer, stop=True, reason=sizing.stop)  # fmt: skip
+    elif planner.plan is not None and round_no <= cfg.budget.rounds:
         decided, record = planner.plan(ctx, state, round_no, desk)
         if record["fallback"]:
             why = record["fallback"]["reason"]
@@ -29,7 +38,7 @@ def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
     probe = None
     if decided is None:
         family = ctx.family(cfg.tasks.families[(round_no - 1) % len(cfg.tasks.families)])
-        decided, probe = curriculum_plan(ctx, state, round_no, desk, family)
+        decided, probe = curriculum_plan(ctx, state, round_no, desk, family, sizing.tasks)
     record["calls"] = desk.calls
     if not decided.stop:
         ctx.log(
@@ -37,13 +46,14 @@ def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
             f"{decided.levels}, k={decided.samples_per_task} ({decided.reason})"
         )
     current: dict[str, Any] = {"round": round_no, "plan": decided.to_dict(), "counts": {}, "planner": record}
+    current.update(sizing=sizing.numbers, started_s=spent)
     if probe is not None:
         current["level_probe"] = probe
     return {"round": round_no, "candidate": None, "current": current}
 
 
 def curriculum_plan(
-    ctx: RunContext, state: RunState, round_no: int, desk: PlannerDesk, family: TaskFamily
+    ctx: RunContext, state: RunState, round_no: int, desk: PlannerDesk, family: TaskFamily, tasks: int | None = None
 ) -> tuple[Plan, dict[str, list[int]] | None]:
     """The curriculum planner's decision, filed through the same `plan_round` tool as the LLM's, and the frontier
     probe it measured the champion with (None where it used the last acquire's figures)."""
@@ -52,7 +62,7 @@ def curriculum_plan(
     if family.curriculum == "frontier" and round_no <= ctx.config.budget.rounds:
         probe = measure_levels(ctx, family, levels, state["champion"], round_no)
     stats = state.get("level_stats", {}) if probe is None else probe
-    decided = plan_round(ctx.config, round_no, stats, levels, family.curriculum)
+    decided = plan_round(ctx.config, round_no, stats, levels, family.curriculum, tasks=tasks)
     if decided.stop:
         return decided, probe
     desk.author = "curriculum"

@@ -23,6 +23,7 @@ from ..decontaminate import Decontaminator, ngrams, normalise_code
 from ..rundir import read_jsonl, write_jsonl
 from ..state import RoundFiles, RunState, files_of
 from ..trainer_choice import choose_trainer, data_diagnostics
+from ..transfer import protected_tasks
 
 
 def near_duplicate(code: str, others: list[str], threshold: float = 0.9) -> bool:
@@ -59,7 +60,11 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
     for item in items:
         item["good"] = ctx.label_filter.is_label(item)
     gen = ctx.generator(state["champion"])
-    clean = Decontaminator(ctx.heldout() + ctx.guard_candidates(), threshold=cfg.selection.decontamination_threshold)
+    clean = Decontaminator(
+        ctx.heldout() + ctx.guard_candidates(),
+        threshold=cfg.selection.decontamination_threshold,
+        external=protected_tasks(ctx),
+    )
     dropped: Counter[str] = Counter()
     usable = []
     for item in items:

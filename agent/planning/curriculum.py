@@ -104,7 +104,11 @@ def plan_round(
     level_stats: dict[str, list[int]],
     levels: tuple[int, ...],
     curriculum: str = "band",
+    tasks: int | None = None,
 ) -> Plan:
+    """The round's plan: `tasks` practice tasks (default `tasks_per_round`) at the levels the curriculum picks, or a
+    stop once every round is done."""
+    tasks = tasks or config.sampling.tasks_per_round
     family = config.tasks.families[(round_no - 1) % len(config.tasks.families)]
     if round_no > config.budget.rounds:
         return Plan(
@@ -121,12 +125,12 @@ def plan_round(
         # How far past the frontier practice may reach depends on how far the run's labels can be trusted.
         ahead = label_filter(config.selection.label_filter).ahead
         chosen, replay, why = choose_frontier(level_stats, levels, config.curriculum.frontier_accuracy, ahead)
-        replayed = round(config.sampling.tasks_per_round * config.curriculum.replay_share) if replay else 0
-        per_level = {**share(replayed, replay), **share(config.sampling.tasks_per_round - replayed, chosen)}
+        replayed = round(tasks * config.curriculum.replay_share) if replay else 0
+        per_level = {**share(replayed, replay), **share(tasks - replayed, chosen)}
         chosen = sorted(per_level)
     else:
         chosen, why = choose_levels(level_stats, levels)
-        per_level = share(config.sampling.tasks_per_round, chosen)
+        per_level = share(tasks, chosen)
     return Plan(
         round=round_no,
         family=family,

@@ -14,7 +14,7 @@ Every tool registered in the `autodidact.tools` entry point group (built-in or a
 it declares itself not for planning (`tools.NOT_FOR_PLANNING` in its metadata) or has the name of one above.
 
 `PlannerDesk.call` runs one call as the model wrote it: the arguments are parsed and validated against the
-tool's schema, the gate's criteria (`gate.check_plan`) judge a plan, and every call is recorded with the verdict
+tool's schema, the gate's criterion for plans (`check_plan`) judges a plan, and every call is recorded with the verdict
 (`accepted` or `rejected`) and the reason. The curriculum planner files its decision through the same
 `plan_round` call, so both planners' plans pass the same checks.
 """
@@ -34,17 +34,49 @@ from pydantic import BaseModel, Field, ValidationError
 from ...sandbox import Limits
 from ...tools import agent_tools, for_planning
 from ...tools.tasks.written import Written, check_task, written_task
+from ...trainers import TRAINERS
+from ..config import RunConfig
 from ..context import RunContext
 from ..decontaminate import Decontaminator
-from ..gate import MAX_SAMPLES, check_plan
 from ..rundir import read_jsonl, write_jsonl
 from ..state import RunState
+from ..transfer import protected_tasks
 from .curriculum import Plan, share
 from .probe import measure_levels
 
 RESULT_CHARS = 2000
 TERMINAL = ("plan_round", "stop_run")
 TOOL_NAMES = ("list_task_families", "run_history", "probe_levels", "run_python", "write_task", *TERMINAL)
+
+
+MAX_SAMPLES = 16
+
+
+def check_plan(
+    plan: dict[str, Any], levels_of: dict[str, tuple[int, ...]], config: RunConfig, max_tasks: int | None = None
+) -> str | None:
+    """The gate's criterion for a plan. Why a proposed plan (from either planner's `plan_round` call) is refused, or None. A plan must name a task
+    family of the run with levels it has, 1 to `max_tasks` tasks in all (the round's size under the budget,
+    default `tasks_per_round`; at least one per level), 1 to `MAX_SAMPLES` samples per task, and `auto` or a
+    registered trainer."""
+    max_tasks = max_tasks or config.sampling.tasks_per_round
+    family = plan["family"]
+    if family not in levels_of:
+        return f"unknown task family {family!r}; this run's families: {', '.join(levels_of)}"
+    wrong = [lvl for lvl in plan["levels"] if lvl not in levels_of[family]]
+    if not plan["levels"] or wrong:
+        known = ", ".join(map(str, levels_of[family])) or "none yet"
+        return f"levels {plan['levels']} are not levels of {family} (its levels: {known})"
+    counts = plan["tasks_per_level"]
+    if set(counts) != set(plan["levels"]) or min(counts.values()) < 1:
+        return "every chosen level needs at least one task"
+    if sum(counts.values()) > max_tasks:
+        return f"{sum(counts.values())} tasks is more than this round's {max_tasks}"
+    if not 1 <= plan["samples_per_task"] <= MAX_SAMPLES:
+        return f"samples_per_task must be 1-{MAX_SAMPLES}, not {plan['samples_per_task']}"
+    if plan["trainer"] != "auto" and plan["trainer"] not in TRAINERS:
+        return f"trainer {plan['trainer']!r}: choose auto or one of {', '.join(TRAINERS)}"
+    return None
 
 
 class Rejected(Exception):
@@ -98,6 +130,8 @@ class PlannerDesk:
     """Who plans: recorded as the provenance of written tasks."""
     plan: Plan | None = None
     written: int = 0
+    max_tasks: int | None = None
+    """The round's size under the wall budget (`budget.py`); None: the configured tasks per round."""
 
     # -- the tools -------------------------------------------------------------------------------------
     @cached_property
@@ -208,9 +242,9 @@ class PlannerDesk:
         task = written_task(row)
         admitted = self.ctx.family(Written.name).tasks
         protected = self.ctx.heldout() + self.ctx.guard_candidates() + admitted
-        near = Decontaminator(protected, threshold=cfg.selection.decontamination_threshold).overlap(
-            task, task.reference
-        )
+        near = Decontaminator(
+            protected, threshold=cfg.selection.decontamination_threshold, external=protected_tasks(self.ctx)
+        ).overlap(task, task.reference)
         if near:
             raise Rejected(f"a near duplicate of a held-out, guard or admitted task ({near})")
         problems = check_task(task, self.ctx.sandbox)
@@ -241,7 +275,11 @@ class PlannerDesk:
     ) -> str:
         cfg = self.ctx.config
         levels = sorted(set(levels))
-        counts = dict(tasks_per_level) if tasks_per_level else share(tasks or cfg.sampling.tasks_per_round, levels)
+        counts = (
+            dict(tasks_per_level)
+            if tasks_per_level
+            else share(tasks or self.max_tasks or cfg.sampling.tasks_per_round, levels)
+        )
         proposal: dict[str, Any] = {
             "family": family,
             "levels": levels,
@@ -250,7 +288,7 @@ class PlannerDesk:
             "trainer": trainer,
         }
         families = self.families()
-        why = check_plan(proposal, {name: self.levels_of(name) for name in families}, cfg)
+        why = check_plan(proposal, {name: self.levels_of(name) for name in families}, cfg, self.max_tasks)
         if why:
             raise Rejected(why)
         self.plan = Plan(

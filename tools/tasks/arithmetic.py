@@ -79,7 +79,7 @@ class Arithmetic(TaskFamily):
     max_new_tokens = 160
     # No repair round: the feedback on a wrong number says only that it is wrong, which leaves a repair
     # nothing to go on but a guess; a program that failed gets its traceback, but is rare.
-    run_defaults = {"max_repairs": 0}
+    run_defaults = {"max_repairs": 0, "transfer": "none"}  # no benchmark of code-writing to transfer to
 
     def generate(
         self, *, split: Split, difficulty: int, n: int, seed: int, exclude_prompts: frozenset[str] = frozenset()

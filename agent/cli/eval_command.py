@@ -1,0 +1,86 @@
+"""`autodidact eval`: checkpoints side by side on a benchmark, pass@1 with a 95% interval each.
+
+    autodidact eval runs/mine                          # the run's start model and each champion, on HumanEval
+    autodidact eval runs/mine --bench heldout          # ... on the run's held-out set
+    autodidact eval ./my-model other-model --bench tasks.jsonl
+
+A run directory stands for its starting model and every checkpoint that became champion (`champions.jsonl`);
+results a run already holds (its held-out evaluations, its transfer benchmark) are read, not recomputed. Each
+later checkpoint is compared with the first one on the same tasks (one-sided exact McNemar).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ...tools.benchmarks import BenchmarkError, benchmark, evaluate
+from ..errors import UserError
+from ..run import check_sandbox, open_run
+from ..rundir import RunDir, read_jsonl
+from ..stats import compare, wilson_interval
+
+
+def checkpoints(target: str) -> list[tuple[str, str, Any]]:
+    """(label, location, the run's context or None) for a model, or for each champion of a run directory."""
+    path = Path(target)
+    if RunDir.is_run(path):
+        ctx = open_run(path)
+        seen: list[str] = []
+        for entry in ctx.run.store().champions():
+            if entry["champion"] not in seen:
+                seen.append(entry["champion"])
+        return [(f"{path.name}:{'start' if i == 0 else c}", c, ctx) for i, c in enumerate(seen)]
+    return [(target, target, None)]
+
+
+def results(label: str, location: str, ctx: Any, bench_name: str, sandbox: Any, limit: int | None) -> list[dict]:
+    from ..context import model_key
+
+    if bench_name == "heldout":
+        if ctx is None:
+            raise UserError(f"--bench heldout needs run directories; {label} is a model")
+        base = ctx.run.store().champions()[0]["champion"]
+        return ctx.eval_results(location, model_key(location, base))[:limit]
+    if ctx is not None and ctx.config.evaluation.transfer == bench_name:
+        kept = ctx.run.eval_file(f"transfer-{model_key(location, ctx.run.store().champions()[0]['champion'])}")
+        if kept.exists():
+            return read_jsonl(kept)[:limit]
+    try:
+        bench = benchmark(bench_name)
+    except BenchmarkError as exc:
+        raise UserError(f"--bench {bench_name}: {exc}") from None
+    if limit:
+        bench = type(bench)(bench.name, bench.tasks[:limit], bench.max_new_tokens, bench.family)
+    from ...tools.generate import Generator
+    from ...tools.models import check_model
+
+    where = ctx.resolve(location) if ctx is not None else check_model(location)
+    return evaluate(Generator(where), bench, sandbox)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    found = [c for target in args.models for c in checkpoints(target)]
+    rows: list[dict[str, Any]] = []
+    with check_sandbox(args.sandbox) as sandbox:
+        for label, location, ctx in found:
+            outcome = [r["passed"] for r in results(label, location, ctx, args.bench, sandbox, args.limit)]
+            row: dict[str, Any] = {"checkpoint": label, "passed": sum(outcome), "n": len(outcome)}
+            row["ci"] = wilson_interval(row["passed"], row["n"])
+            if rows and len(outcome) == rows[0]["n"]:
+                test = compare(rows[0]["outcome"], outcome)
+                row.update(gained=test["gained"], lost=test["lost"], p_value=test["p_value"])
+            rows.append({**row, "outcome": outcome})
+    shown = [{k: v for k, v in r.items() if k != "outcome"} for r in rows]
+    if args.json:
+        print(json.dumps({"bench": args.bench, "checkpoints": shown}, indent=2))
+        return 0
+    width = max(len(r["checkpoint"]) for r in shown)
+    print(f"{'checkpoint':<{width}}  {'pass@1':>9}  {'95% CI':>9}  vs the first")
+    for r in shown:
+        versus = f"+{r['gained']} -{r['lost']}, p={r['p_value']:.2g}" if "p_value" in r else ""
+        cell = f"{r['passed']}/{r['n']}"
+        print(f"{r['checkpoint']:<{width}}  {cell:>9}  {r['ci'][0]:.0%}-{r['ci'][1]:.0%}".ljust(width + 24) + versus)
+    return 0

@@ -1,0 +1,70 @@
+"""Rounds sized to the wall budget from the rates this run has measured.
+
+A run carries a wall budget (`budget.wall_s`, 30 minutes by default): the seconds its nodes may spend. Each
+round's size comes from the last rounds' own figures: attempts per second in acquire (sampling and
+verification), and the rest of a round (refine, select, train, evaluate) as a fixed cost. Rounds go on while the
+next one fits, with what the end of the run needs (the transfer benchmark of the final champion) held back:
+
+- round 1 has no measurements: it takes the configured size (`sampling.tasks_per_round`);
+- later rounds: as many rounds of about the configured size as still fit, stretched to use all the time left;
+- when not even a small round (a quarter of the configured tasks) fits, the run stops, and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import RunConfig
+
+GROWTH = 4
+"""A round is at most this many times the configured size (a budget measured in hours is spent in rounds)."""
+
+
+@dataclass(frozen=True)
+class Sizing:
+    tasks: int
+    """Practice tasks for the round."""
+    stop: str | None = None
+    """Why no further round fits, or None."""
+    numbers: dict[str, Any] = field(default_factory=dict)
+    """The rates and times the sizing used, for the plan decision."""
+
+
+def _measured(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in history if (r.get("counts") or {}).get("acquire_s") and r.get("spent_s")]
+
+
+def size_round(config: RunConfig, history: list[dict[str, Any]], spent_s: float, reserve_s: float = 0.0) -> Sizing:
+    """The size of the next round under the wall budget, given the finished rounds, the seconds spent so far and
+    the seconds to hold back for the end of the run."""
+    default = config.sampling.tasks_per_round
+    limit = config.budget.wall_s
+    if not limit:
+        return Sizing(default)
+    remaining = limit - spent_s - reserve_s
+    numbers: dict[str, Any] = {"wall_budget_s": limit, "spent_s": round(spent_s, 1), "reserved_s": round(reserve_s, 1)}
+    measured = _measured(history)
+    if not measured:
+        return Sizing(default, numbers={**numbers, "remaining_s": round(remaining, 1), "rates": "none yet"})
+    k = config.sampling.samples_per_task
+    last = measured[-1]["counts"]
+    rate = last["attempts"] / last["acquire_s"]
+    # The rest of a round: from rounds that went as far as evaluation (one that stopped early did not train).
+    whole = [r for r in measured if r.get("eval")] or measured
+    overhead = max(r["spent_s"] - r["counts"]["acquire_s"] for r in whole)
+    smallest = max(1, default // 4)
+    numbers.update(remaining_s=round(remaining, 1), attempts_per_s=round(rate, 3), other_stages_s=round(overhead, 1))
+    needed = overhead + smallest * k / rate
+    if remaining < needed:
+        why = (
+            f"the next round does not fit the wall budget: about {needed:.0f} s needed, {max(remaining, 0):.0f} s left"
+        )
+        return Sizing(0, stop=why, numbers=numbers)
+    usual = overhead + default * k / rate
+    fits = max(1, math.floor(remaining / usual))
+    tasks = int((remaining / fits - overhead) * rate / k)
+    tasks = max(smallest, min(GROWTH * default, tasks))
+    numbers.update(rounds_that_fit=fits, tasks=tasks, predicted_s=round(overhead + tasks * k / rate, 1))
+    return Sizing(tasks, numbers=numbers)

@@ -1,0 +1,97 @@
+"""Rounds sized to the wall budget from measured rates, and samples spent in waves where they teach."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from autodidact.agent.config import RunConfig
+from autodidact.agent.planning.budget import size_round
+from autodidact.agent.waves import Tally, first_wave, next_wave, useful_share
+
+
+def finished(attempts: int, acquire_s: float, spent_s: float) -> dict:
+    return {"counts": {"attempts": attempts, "acquire_s": acquire_s}, "spent_s": spent_s, "eval": {"n": 100}}
+
+
+def test_the_first_round_takes_the_configured_size():
+    config = RunConfig.build(tasks_per_round=160, budget={"wall_s": 1800})
+    sizing = size_round(config, [], spent_s=0)
+    assert sizing.tasks == 160 and sizing.stop is None
+
+
+@pytest.mark.parametrize("rate, overhead", [(3.0, 200.0), (1.0, 400.0), (10.0, 60.0), (0.5, 100.0)])
+def test_rounds_sized_from_the_rates_never_run_past_the_budget(rate, overhead):
+    """Whatever the rates, the rounds the planner sizes (each taking what the rates predict) end within the
+    budget, the held-back reserve included, and they use most of it."""
+    budget, reserve, k = 1800.0, 120.0, 4
+    config = RunConfig.build(tasks_per_round=160, samples_per_task=k, budget={"wall_s": budget})
+    first = 160 * k / rate + overhead
+    history, spent = [finished(160 * k, 160 * k / rate, first)], first
+    rounds = 1
+    while True:
+        sizing = size_round(config, history, spent, reserve_s=reserve)
+        if sizing.stop:
+            assert "does not fit" in sizing.stop
+            break
+        took = sizing.tasks * k / rate + overhead
+        assert took == pytest.approx(sizing.numbers["predicted_s"], abs=0.2)
+        assert spent + took <= budget - reserve + 1e-6, (spent, took)
+        history.append(finished(sizing.tasks * k, sizing.tasks * k / rate, took))
+        spent += took
+        rounds += 1
+        assert rounds < 50
+    if first < budget - reserve:  # a budget that held more than one round was mostly spent
+        assert spent >= 0.6 * (budget - reserve) or rounds == 1
+
+
+def test_no_round_is_planned_when_even_a_small_one_does_not_fit():
+    config = RunConfig.build(tasks_per_round=160, samples_per_task=4, budget={"wall_s": 600})
+    sizing = size_round(config, [finished(640, 300.0, 500.0)], spent_s=500.0)
+    assert sizing.tasks == 0 and "does not fit the wall budget" in sizing.stop
+
+
+def test_without_a_wall_budget_rounds_keep_their_size():
+    config = RunConfig.build(tasks_per_round=50, budget={"wall_s": 0})
+    assert size_round(config, [finished(200, 100.0, 300.0)], spent_s=10_000).tasks == 50
+
+
+def simulate(k: int, tasks: list[tuple[int, float]], enough: int = 2, seed: int = 0) -> tuple[dict, int, int]:
+    """Waves over tasks given as (level, chance of a right answer): the tallies, the samples spent, and the waves."""
+    rng = random.Random(seed)
+    tallies = {f"t{i}": Tally(level) for i, (level, _) in enumerate(tasks)}
+    chance = {f"t{i}": p for i, (_, p) in enumerate(tasks)}
+    budget = len(tasks) * k
+    wave = {tid: first_wave(k) for tid in tallies}
+    spent = waves = 0
+    while wave:
+        assert sum(wave.values()) <= budget - spent
+        for tid, m in wave.items():
+            for _ in range(m):
+                tallies[tid].tries += 1
+                tallies[tid].passes += rng.random() < chance[tid]
+        spent += sum(wave.values())
+        waves += 1
+        wave = next_wave(tallies, budget - spent, per_task=first_wave(k), enough=enough, cap=2 * k)
+    return tallies, spent, waves
+
+
+def test_waves_never_exceed_the_planned_samples_and_move_them_to_tasks_that_teach():
+    # Level 1 always right, level 5 never, levels 2-3 in between.
+    tasks = [(1, 1.0)] * 40 + [(2, 0.5)] * 40 + [(3, 0.2)] * 40 + [(5, 0.0)] * 40
+    tallies, spent, waves = simulate(4, tasks)
+    assert spent <= len(tasks) * 4 and waves >= 2
+    by_level = {lvl: [t for t in tallies.values() if t.level == lvl] for lvl in (1, 2, 3, 5)}
+    assert all(t.tries == 2 for t in by_level[1])  # two verified answers each: enough, no more
+    assert all(t.tries == 2 for t in by_level[5])  # hopeless level: no more after the first wave
+    # The freed samples went to the levels in between: more than the fixed k=4 there, on average.
+    assert sum(t.tries for t in by_level[2] + by_level[3]) > 4 * 80
+    rng = random.Random(0)
+    fixed = {f"t{i}": Tally(level, 4, sum(rng.random() < p for _ in range(4))) for i, (level, p) in enumerate(tasks)}
+    assert useful_share(tallies) > useful_share(fixed) + 0.1  # today's fixed k=4 on the same tasks
+
+
+def test_one_sample_per_task_is_a_single_wave():
+    tallies, spent, waves = simulate(1, [(1, 0.5)] * 10)
+    assert waves == 1 and spent == 10

@@ -95,3 +95,19 @@ def test_waves_never_exceed_the_planned_samples_and_move_them_to_tasks_that_teac
 def test_one_sample_per_task_is_a_single_wave():
     tallies, spent, waves = simulate(1, [(1, 0.5)] * 10)
     assert waves == 1 and spent == 10
+
+
+def test_training_gets_the_time_the_rest_of_the_round_and_the_final_benchmark_leave(tmp_path):
+    from autodidact.agent.context import RunContext
+    from autodidact.agent.nodes.train import MIN_TRAIN_S, training_seconds
+    from autodidact.agent.rundir import RunDir
+
+    config = RunConfig.build(budget={"wall_s": 1800}, transfer="none")
+    ctx = RunContext(config=config, run=RunDir(tmp_path), quiet=True)
+    done = {"counts": {"acquire_s": 300.0}, "train": {"duration_s": 200.0}, "spent_s": 700.0, "eval": {"n": 100}}
+    state = {"usage": {"wall_s": 1000.0}, "history": [done]}
+    assert training_seconds(state, ctx) == 1800 - 1000 - (700 - 300 - 200)
+    state["usage"]["wall_s"] = 1700.0  # nothing left: training still gets its minimum
+    assert training_seconds(state, ctx) == MIN_TRAIN_S
+    ctx.config.budget.wall_s = 0
+    assert training_seconds(state, ctx) == 0.0

@@ -203,3 +203,15 @@ def test_each_trainer_is_an_agent_tool_with_a_typed_schema(tiny_model, tasks, tm
         tools["train_sft"].invoke({**args, "adapter": "qlora"})
     result = tools["train_sft"].invoke({**args, "epochs": 1, "batch_size": 6, "learning_rate": 1e-3})
     assert result["method"] == "sft" and result["steps"] == 2 and changed(tiny_model, tmp_path / "out")
+
+
+def test_a_time_limit_stops_training_after_the_step_that_passes_it(tiny_model, tasks, tmp_path):
+    rows = reference_rows(tiny_model, tasks)
+    result = train_sft(
+        base=str(tiny_model),
+        rows=rows,
+        output_dir=tmp_path / "limited",
+        params=SFTParams(epochs=4, max_seconds=1e-6, **{**FAST, "warmup_steps": 0}),
+        progress=False,
+    )
+    assert result.steps == 1 and changed(tiny_model, tmp_path / "limited")

@@ -41,6 +41,13 @@ class TrainParams:
         metadata={"help": "Linear warm-up steps (an integer: transformers reads values below 1 as a ratio)."},
     )
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimizer steps (-1: by epochs)."})
+    max_seconds: float = field(
+        default=0.0,
+        metadata={
+            "help": "Stop after the step that ends past this many seconds (0: no limit; a run sets it so that "
+            "training leaves time for the rest of the round within the wall budget)."
+        },
+    )
     max_length: int = field(default=512, metadata={"help": "Longest prompt+completion in tokens; longer rows are cut."})
     bf16: bool = field(default=True, metadata={"help": "bf16 autocast (fast on CPUs with native bf16)."})
     seed: int = field(default=0, metadata={"help": "Seed for shuffling, sampling and initialisation."})
@@ -166,7 +173,9 @@ def work_dir(output: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
 
 
-def _callbacks(log_file: Path | None, log_dir: Path | None, progress: bool) -> tuple[list[Any], list[dict[str, Any]]]:
+def _callbacks(
+    log_file: Path | None, log_dir: Path | None, progress: bool, max_seconds: float = 0.0
+) -> tuple[list[Any], list[dict[str, Any]]]:
     from transformers import TrainerCallback
     from transformers.trainer_callback import ProgressCallback
 
@@ -185,6 +194,12 @@ def _callbacks(log_file: Path | None, log_dir: Path | None, progress: bool) -> t
                     f.write(json.dumps(entry) + "\n")
             if "loss" in logs and not math.isfinite(float(logs["loss"])):
                 control.should_training_stop = True
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if max_seconds > 0 and time.monotonic() - started > max_seconds:
+                control.should_training_stop = True  # the budget's limit: the steps so far are the candidate
+
+    started = time.monotonic()
 
     class BarOnly(ProgressCallback):  # type: ignore[misc]
         """The step bar on stderr, without printing every log dict (stdout is for results)."""
@@ -224,7 +239,7 @@ def run_trainer(
     if logs is not None:
         logs.mkdir(parents=True, exist_ok=True)
         (logs / "log_history.jsonl").unlink(missing_ok=True)
-    callbacks, history = _callbacks(logs / "log_history.jsonl" if logs else None, logs, progress)
+    callbacks, history = _callbacks(logs / "log_history.jsonl" if logs else None, logs, progress, params.max_seconds)
     trainer.remove_callback(PrinterCallback)
     for callback in callbacks:
         trainer.add_callback(callback)

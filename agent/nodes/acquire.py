@@ -34,8 +34,11 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     retry = current.get("retries", {}).get("acquire", 0)  # a retry draws fresh samples, not the same ones again
     labeller = ctx.label_filter
     started = time.monotonic()
-    flat, verdicts, tallies, waves = sample_in_waves(ctx, gen, family, tasks, k, seed=cfg.seed + round_no + 1000 * retry,
-                                                     waves=labeller.waves, label=f"round {round_no} sample")  # fmt: skip
+    waves_on = labeller.waves and cfg.sampling.waves
+    seed = cfg.seed + round_no + 1000 * retry
+    flat, verdicts, tallies, waves = sample_in_waves(
+        ctx, gen, family, tasks, k, seed=seed, waves=waves_on, label=f"round {round_no} sample"
+    )
     acquire_s = time.monotonic() - started
     labels = labeller.label(flat, family, cfg)
     attempts = [
@@ -53,7 +56,9 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     ]
     write_jsonl(ctx.run.round_file(round_no, "tasks"), (t.to_dict() for t in tasks))
     write_jsonl(ctx.run.round_file(round_no, "attempts"), attempts)
-    stats = tally((row["difficulty"], row["passed"]) for row in attempts)
+    # The champion's rate per level from the first wave only: later waves go to the hard cases, and would bias it.
+    unbiased = first_wave(k) if waves_on else k
+    stats = tally((row["difficulty"], row["passed"]) for row in attempts if row["sample"] < unbiased)
     solved = {row["task_id"] for row in attempts if row["passed"]}
     current["counts"] = {
         "tasks": len(tasks),

@@ -19,6 +19,7 @@ from ..config import RunConfig
 from ..context import RunContext
 from ..rundir import read_jsonl
 from ..state import RunState, TrainRecord, files_of
+from ..transfer import transfer_seconds
 
 
 def method_params(method: str, cfg: RunConfig, n_items: int, round_no: int) -> TrainParams:
@@ -48,6 +49,30 @@ def method_params(method: str, cfg: RunConfig, n_items: int, round_no: int) -> T
     per_epoch = math.ceil(n_items * params.num_generations / params.batch_size)
     steps = min(training.max_steps_per_round, math.ceil(params.epochs * per_epoch))
     return params if params.max_steps > 0 else dataclasses.replace(params, max_steps=steps)
+
+
+MIN_TRAIN_S = 60.0
+"""Training always gets at least this long (a round that trained for less would teach nothing)."""
+AFTER_TRAIN_S = 150.0
+"""What the rest of a round (probe, evaluation, guard) takes before this run has measured it."""
+
+
+def training_seconds(state: RunState, ctx: RunContext) -> float:
+    """How long training may take so that the rest of the round and the final benchmark still fit the wall budget
+    (0: no wall budget). The rest of a round is measured on the earlier rounds: their seconds outside acquire and
+    training."""
+    limit = ctx.config.budget.wall_s
+    if not limit:
+        return 0.0
+    outside, reserve = transfer_seconds(ctx)
+    spent = float((state.get("usage") or {}).get("wall_s", 0.0)) + outside
+    after = [
+        r["spent_s"] - r["counts"].get("acquire_s", 0.0) - (r.get("train") or {}).get("duration_s", 0.0)
+        for r in state.get("history", [])
+        if r.get("eval") and r.get("spent_s")
+    ]
+    rest = max(after) if after else AFTER_TRAIN_S
+    return round(max(MIN_TRAIN_S, limit - spent - reserve - rest), 1)
 
 
 def _text_stats(texts: list[str]) -> dict[str, float]:
@@ -93,6 +118,9 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
         shutil.rmtree(leftover, ignore_errors=True)
     params = method_params(method, cfg, len(items), round_no)
     params = dataclasses.replace(params, **current.get("retry_params", {}))  # a retry after a failed fit
+    seconds = training_seconds(state, ctx)
+    if seconds and "max_seconds" not in cfg.training.params.get(method, {}):  # the user's own limit wins
+        params = dataclasses.replace(params, max_seconds=seconds)
     ctx.log(f"round {round_no}: train: {method} on {len(items)} {trainer.data} ({params.to_dict()})")
     base, logs = ctx.resolve(state["champion"]), ctx.run.log_dir(round_no)
     common: dict[str, Any] = {"base": base, "output_dir": output, "log_dir": logs, "progress": not ctx.quiet}

@@ -83,6 +83,12 @@ class SamplingConfig:
     temperature: float = _f(0.8, "Sampling temperature for attempts.")
     max_new_tokens: int = _f(256, "Longest completion, in tokens (a task family may set its own).", positive=True)
     batch_size: int = _f(32, "Sequences decoded together.")
+    decode_workers: int = _f(
+        2,
+        "Batches the transformers backend decodes at once, each thread with an equal share of torch's threads "
+        "(bench/acquire.py measures 1 against 2).",
+        positive=True,
+    )
     waves: bool = _f(
         True,
         "Sample in waves (about k/2 per task first, the rest to the tasks that can still teach); false: k for every "

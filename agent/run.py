@@ -22,6 +22,7 @@ from typing import Any
 
 from .config import RunConfig, locate
 from .errors import UserError
+from .planning.budget import heldout_for_budget
 from .transfer import bench_of, measure
 
 REGISTRIES = {
@@ -89,6 +90,8 @@ def configure(
         config.set(name, value)
     for name, value in named.items():
         config.set(name, value)
+    if not {"evaluation.heldout_tasks"} & (named.keys() | {_canonical(k) for k in defaults}):
+        config.evaluation.heldout_tasks = heldout_for_budget(config)
     for method, values in (train_params or {}).items():
         params[method] = {**params.get(method, {}), **values}
     config.training.params = params

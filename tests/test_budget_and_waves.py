@@ -111,3 +111,16 @@ def test_training_gets_the_time_the_rest_of_the_round_and_the_final_benchmark_le
     assert training_seconds(state, ctx) == MIN_TRAIN_S
     ctx.config.budget.wall_s = 0
     assert training_seconds(state, ctx) == 0.0
+
+
+def test_the_heldout_set_grows_with_the_wall_budget_unless_someone_chose_its_size():
+    from autodidact.agent.run import configure
+
+    goal = "get better at writing small Python functions"
+    assert configure(goal).evaluation.heldout_tasks == 100  # the default 30 minutes
+    assert configure(goal, {"budget.wall_s": 7200}).evaluation.heldout_tasks == 400
+    assert configure(goal, {"budget.wall_s": 36000}).evaluation.heldout_tasks == 400  # at most 4 times
+    assert configure(goal, {"budget.wall_s": 0}).evaluation.heldout_tasks == 100  # no wall budget
+    assert configure(goal, {"budget.wall_s": 7200, "heldout_tasks": 150}).evaluation.heldout_tasks == 150
+    # A family's own size stays (the addition proving ground evaluates 600).
+    assert configure("add numbers", {"tasks": "addition", "budget.wall_s": 7200}).evaluation.heldout_tasks == 600

@@ -33,3 +33,17 @@ def test_stops_after_the_code_block(warm_model):
     assert reply.startswith("```python") and reply.count("```") == 2 and reply.endswith("```")
     ((unstopped,),) = gen.complete([prompt], SamplingParams(max_new_tokens=200, stop_after_code=False))
     assert unstopped.startswith(reply)
+
+
+def test_two_decoding_workers_give_the_answers_of_one(warm_model):
+    # Each batch samples from its own seeded generator, so the worker count does not change what is sampled.
+    messages = [f"Write a function number {i}." for i in range(10)]
+    params = SamplingParams(n=2, temperature=1.0, max_new_tokens=20, seed=3)
+    one = Generator(str(warm_model), dtype=torch.float32, batch_size=4, workers=1)
+    two = Generator(str(warm_model), dtype=torch.float32, batch_size=4, workers=2)
+    threads = torch.get_num_threads()
+    done: list[int] = []
+    assert one.complete(messages, params) == two.complete(messages, params, progress=done.append)
+    assert sum(done) == 20 and len(done) == 5  # one call per batch of 4, from whichever thread decoded it
+    assert one.generated_tokens == two.generated_tokens > 0
+    assert torch.get_num_threads() == threads  # torch's threads are given back after the call

@@ -4,11 +4,19 @@
 of `model.generate`: a row leaves the batch (and the KV cache) as soon as it has written the end token or
 closed its code block, so a batch costs what its unfinished rows cost. Everything after the first closed code
 block is never read, so it is never generated.
+
+With `workers` > 1, batches are decoded by that many threads at once, each with an equal share of torch's
+threads: the decode loop's Python work of one batch then overlaps another's matrix products (`bench/decode.py`
+measures it). Each batch samples from its own generator, seeded from the call's seed and the batch's place, so
+the answers do not depend on the number of workers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,12 +48,18 @@ def chat_prompt(tokenizer: Any, user_message: str) -> str:
 class Generator:
     """Samples completions from one model checkpoint (bf16 on the CPU)."""
 
-    def __init__(self, location: str, *, batch_size: int = 32, dtype: torch.dtype = torch.bfloat16) -> None:
+    def __init__(
+        self, location: str, *, batch_size: int = 32, workers: int = 1, dtype: torch.dtype = torch.bfloat16
+    ) -> None:
         self.location = location
         self.batch_size = batch_size
+        self.workers = max(1, workers)
         self.tokenizer = load_tokenizer(location)
+        self.tokenizer.padding_side = "left"
         self.model = load_model(location, dtype=dtype)
         self.generated_tokens = 0
+        self._lock = threading.Lock()
+        """Guards the tokenizer and the token count between decoding threads."""
 
     def chat_prompt(self, user_message: str) -> str:
         return chat_prompt(self.tokenizer, user_message)
@@ -69,27 +83,38 @@ class Generator:
         jobs = [(i, p) for i, p in enumerate(prompts) for _ in range(params.n)]
         # Similar prompt lengths in one batch waste less padding.
         jobs.sort(key=lambda job: len(job[1]))
+        chunks = [jobs[start : start + self.batch_size] for start in range(0, len(jobs), self.batch_size)]
+
+        def decode(place: int) -> list[str]:
+            generator = torch.Generator(device=self.model.device).manual_seed(params.seed + 104729 * place)
+            texts = self._decode_batch([p for _, p in chunks[place]], params, generator)
+            if progress:
+                progress(len(chunks[place]))
+            return texts
+
+        workers = min(self.workers, len(chunks))
+        if workers > 1:
+            with _threads_each(workers), ThreadPoolExecutor(workers) as pool:
+                decoded = list(pool.map(decode, range(len(chunks))))
+        else:
+            decoded = [decode(place) for place in range(len(chunks))]
         out: list[list[str]] = [[] for _ in prompts]
-        generator = torch.Generator(device=self.model.device).manual_seed(params.seed)
-        for start in range(0, len(jobs), self.batch_size):
-            chunk = jobs[start : start + self.batch_size]
-            texts = self._decode_batch([p for _, p in chunk], params, generator)
+        for chunk, texts in zip(chunks, decoded, strict=True):
             for (i, _), text in zip(chunk, texts, strict=True):
                 out[i].append(text)
-            if progress:
-                progress(len(chunk))
         return out
 
     @torch.inference_mode()
     def _decode_batch(self, prompts: list[str], params: SamplingParams, generator: torch.Generator) -> list[str]:
         tok = self.tokenizer
-        tok.padding_side = "left"
-        batch = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        with self._lock:  # a fast tokenizer is not to be used by two threads at once
+            batch = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         device = self.model.device
         input_ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
         n = input_ids.shape[0]
         eos_ids = {tok.eos_token_id, tok.pad_token_id} - {None}
         tokens: list[list[int]] = [[] for _ in range(n)]
+        generated = 0
         active = torch.arange(n, device=device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(
@@ -107,7 +132,7 @@ class Generator:
                 if params.stop_after_code and self._closed_code(tokens[seq], token):
                     continue
                 keep.append(row)
-            self.generated_tokens += len(next_ids)
+            generated += len(next_ids)
             if not keep:
                 break
             if len(keep) < len(active):
@@ -123,7 +148,9 @@ class Generator:
                 use_cache=True,
             )
             cache, logits = out.cache, out.logits[:, -1, :]
-        return [tok.decode(t, skip_special_tokens=True) for t in tokens]
+        with self._lock:
+            self.generated_tokens += generated
+            return [tok.decode(t, skip_special_tokens=True) for t in tokens]
 
     @staticmethod
     def _pick(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> torch.Tensor:
@@ -138,6 +165,19 @@ class Generator:
         return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
     def _closed_code(self, tokens: list[int], last: int) -> bool:
-        if "`" not in self.tokenizer.decode([last]):
-            return False
-        return self.tokenizer.decode(tokens).count("```") >= 2
+        with self._lock:
+            if "`" not in self.tokenizer.decode([last]):
+                return False
+            return self.tokenizer.decode(tokens).count("```") >= 2
+
+
+@contextmanager
+def _threads_each(workers: int) -> Iterator[None]:
+    """torch's intra-op threads shared out over `workers` decoding threads (a thread started inside takes the
+    count set here), restored afterwards."""
+    total = torch.get_num_threads()
+    torch.set_num_threads(max(1, total // workers))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(total)

@@ -40,7 +40,7 @@ class Backend:
 def _transformers(location: str, config: Any) -> Any:
     from .generate import Generator
 
-    return Generator(location, batch_size=config.sampling.batch_size)
+    return Generator(location, batch_size=config.sampling.batch_size, workers=config.sampling.decode_workers)
 
 
 def _vllm(location: str, config: Any) -> Any:

@@ -7,6 +7,7 @@ filter: by a vote among each task's answers); the verdicts are recorded whatever
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ...tools.generate import SamplingParams
@@ -103,21 +104,30 @@ def sample_in_waves(
     flat: list[tuple[Task, int, str]] = []
     verdicts: list[Verdict] = []
     count = 0
-    with bar(budget, label) as progress:
+    # Verification of one slice of a wave runs in a thread while the next slice decodes.
+    slice_size = getattr(gen, "batch_size", 0) * getattr(gen, "workers", 1) or budget
+    with bar(budget, label) as progress, ThreadPoolExecutor(1) as checker:
         while wave:
-            chosen = [by_id[tid] for tid, m in wave.items() for _ in range(m)]
-            params = SamplingParams(
-                n=1,
-                temperature=cfg.sampling.temperature,
-                max_new_tokens=family.max_new_tokens or cfg.sampling.max_new_tokens,
-                seed=seed + 7919 * count,
-            )
-            replies = gen.complete([t.prompt for t in chosen], params, progress=progress.update)
-            batch = []
-            for task, (reply,) in zip(chosen, replies, strict=True):
-                batch.append((task, tallies[task.id].tries, reply))
-                tallies[task.id].tries += 1
-            found = ctx.verify_all([(t, family.extract(reply, t)) for t, _, reply in batch])
+            # Similar prompt lengths decode together (the generator pads each batch to its longest prompt).
+            chosen = sorted((by_id[tid] for tid, m in wave.items() for _ in range(m)), key=lambda t: len(t.prompt))
+            batch: list[tuple[Task, int, str]] = []
+            pending: list[Future[list[Verdict]]] = []
+            for part, start in enumerate(range(0, len(chosen), slice_size)):
+                piece = chosen[start : start + slice_size]
+                params = SamplingParams(
+                    n=1,
+                    temperature=cfg.sampling.temperature,
+                    max_new_tokens=family.max_new_tokens or cfg.sampling.max_new_tokens,
+                    seed=seed + 7919 * count + 31 * part,
+                )
+                replies = gen.complete([t.prompt for t in piece], params, progress=progress.update)
+                done = []
+                for task, (reply,) in zip(piece, replies, strict=True):
+                    done.append((task, tallies[task.id].tries, reply))
+                    tallies[task.id].tries += 1
+                batch += done
+                pending.append(checker.submit(ctx.verify_all, [(t, family.extract(r, t)) for t, _, r in done]))
+            found = [verdict for future in pending for verdict in future.result()]
             for (task, _, _), verdict in zip(batch, found, strict=True):
                 tallies[task.id].passes += verdict.passed
             flat += batch

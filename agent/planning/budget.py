@@ -21,6 +21,19 @@ from ..config import RunConfig
 GROWTH = 4
 """A round is at most this many times the configured size (a budget measured in hours is spent in rounds)."""
 
+HELDOUT_PER_BUDGET = 1800
+"""Wall seconds of budget per `evaluation.heldout_tasks` of held-out tasks (100 for the default 30 minutes)."""
+
+
+def heldout_for_budget(config: RunConfig) -> int:
+    """The held-out set's size for the run's wall budget, when neither the user nor the family chose one: the
+    configured size for each 30 minutes (at most 4 times it), so a longer run can see a smaller real gain. A
+    round evaluates one candidate on it; at about 0.2-0.7 s per greedy answer here, 100 tasks cost 20-70 s."""
+    base, wall = config.evaluation.heldout_tasks, config.budget.wall_s
+    if not wall:
+        return base
+    return base * max(1, min(GROWTH, round(wall / HELDOUT_PER_BUDGET)))
+
 
 @dataclass(frozen=True)
 class Sizing:

@@ -52,6 +52,14 @@ class TaskConfig:
     task_choice: dict[str, Any] | None = _f(
         None, "How the goal chose the task families (absent when --tasks named them).", flag=None, internal=True
     )
+    breadth: list[str] = _f(
+        [],
+        "Further task families practised in every round beside the goal's, for breadth: never in the held-out or "
+        "guard sets, never what promotes a candidate (comma-separated; empty for none).",
+    )
+    breadth_share: float = _f(
+        0.25, "Share of each round's practice tasks drawn from the breadth families.", fraction=True
+    )
 
 
 @dataclass(kw_only=True)

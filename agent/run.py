@@ -95,8 +95,21 @@ def configure(
     for method, values in (train_params or {}).items():
         params[method] = {**params.get(method, {}), **values}
     config.training.params = params
+    config.tasks.breadth = _breadth(config.tasks.breadth, families)
     _check_choices(config, samples_given=named.get("sampling.samples_per_task"))
     return config
+
+
+def _breadth(given: Any, families: list[str]) -> list[str]:
+    """The breadth families: known, other than the goal's, and able to make tasks on their own."""
+    from ..tools.tasks import FAMILIES
+
+    names = [f.strip() for f in (given.split(",") if isinstance(given, str) else given or []) if f.strip()]
+    for name in names:
+        if name not in FAMILIES or FAMILIES[name].run_only or name == "jsonl":
+            choices = ", ".join(sorted(n for n, c in FAMILIES.items() if not c.run_only and n != "jsonl"))
+            raise UserError(f"--breadth {name}: not a task family that makes its own tasks; choose from: {choices}")
+    return [n for n in dict.fromkeys(names) if n not in families]
 
 
 def _canonical(name: str) -> str:

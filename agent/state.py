@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 
 class Decision(TypedDict, total=False):
@@ -38,6 +38,8 @@ class PlanRecord(TypedDict):
     trainer: str
     stop: bool
     reason: str
+    breadth: NotRequired[dict[str, dict[str, int]]]
+    """Tasks per breadth family and level (`planning/breadth.py`), where the run names breadth families."""
 
 
 class Counts(TypedDict, total=False):
@@ -54,6 +56,8 @@ class Counts(TypedDict, total=False):
     useful_attempts: int
     verified_per_min: float
     acquire_s: float
+    breadth_tasks: int
+    breadth_verified: int
     labelled: int
     tasks_labelled: int
     label_precision: float | None

@@ -16,6 +16,7 @@ still teach something:
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 class Tally:
     """One task's attempts so far."""
 
-    level: int
+    level: Hashable
+    """The task's level (with its family, where a round mixes families)."""
     tries: int = 0
     passes: int = 0
 
@@ -37,9 +39,9 @@ def first_wave(k: int) -> int:
     return max(1, k // 2)
 
 
-def level_rates(tallies: dict[str, Tally]) -> dict[int, float]:
+def level_rates(tallies: dict[str, Tally]) -> dict[Hashable, float]:
     """Per level, the share of this round's attempts that passed."""
-    sums: dict[int, list[int]] = {}
+    sums: dict[Hashable, list[int]] = {}
     for t in tallies.values():
         s = sums.setdefault(t.level, [0, 0])
         s[0] += t.passes

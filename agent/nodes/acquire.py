@@ -30,6 +30,15 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     for level, n in plan["tasks_per_level"].items():
         seed = cfg.seed * 1_000_003 + round_no * 101 + int(level)
         tasks += family.generate(split="train", difficulty=int(level), n=n, seed=seed, exclude_prompts=protected)
+    broad = []  # practice beside the goal's family (`planning/breadth.py`)
+    for name, per_level in plan.get("breadth", {}).items():
+        for level, n in per_level.items():
+            seed = cfg.seed * 1_000_003 + round_no * 101 + int(level)
+            broad += ctx.family(name).generate(
+                split="train", difficulty=int(level), n=n, seed=seed, exclude_prompts=protected
+            )
+    tasks += broad
+    aside = {t.id for t in broad}
     k = plan["samples_per_task"]
     gen = ctx.generator(state["champion"])
     retry = current.get("retries", {}).get("acquire", 0)  # a retry draws fresh samples, not the same ones again
@@ -38,10 +47,10 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     waves_on = labeller.waves and cfg.sampling.waves
     seed = cfg.seed + round_no + 1000 * retry
     flat, verdicts, tallies, waves = sample_in_waves(
-        ctx, gen, family, tasks, k, seed=seed, waves=waves_on, label=f"round {round_no} sample"
+        ctx, gen, tasks, k, seed=seed, waves=waves_on, label=f"round {round_no} sample"
     )
     acquire_s = time.monotonic() - started
-    labels = labeller.label(flat, family, cfg)
+    labels = labeller.label(flat, family, cfg)  # a label filter without ground truth is for one family
     attempts = [
         {
             "task_id": task.id,
@@ -59,7 +68,11 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     write_jsonl(ctx.run.round_file(round_no, "attempts"), attempts)
     # The champion's rate per level from the first wave only: later waves go to the hard cases, and would bias it.
     unbiased = first_wave(k) if waves_on else k
-    stats = tally((row["difficulty"], row["passed"]) for row in attempts if row["sample"] < unbiased)
+    stats = tally(
+        (row["difficulty"], row["passed"])
+        for row in attempts
+        if row["sample"] < unbiased and row["task_id"] not in aside
+    )
     solved = {row["task_id"] for row in attempts if row["passed"]}
     current["counts"] = {
         "tasks": len(tasks),
@@ -77,6 +90,14 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "useful_attempts": sum(t.tries for t in tallies.values() if t.mixed),
         "verified_per_min": round(sum(row["passed"] for row in attempts) / max(acquire_s, 1e-9) * 60, 2),
         "acquire_s": round(acquire_s, 1),
+        **(
+            {
+                "breadth_tasks": len(broad),
+                "breadth_verified": sum(row["passed"] for row in attempts if row["task_id"] in aside),
+            }
+            if broad
+            else {}
+        ),
     }
     current["files"] = {
         "tasks": ctx.run.relative(ctx.run.round_file(round_no, "tasks")),
@@ -91,21 +112,22 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
 
 
 def sample_in_waves(
-    ctx: RunContext, gen: Any, family: Any, tasks: list[Task], k: int, *, seed: int, waves: bool, label: str
+    ctx: RunContext, gen: Any, tasks: list[Task], k: int, *, seed: int, waves: bool, label: str
 ) -> tuple[list[tuple[Task, int, str]], list[Verdict], dict[str, Tally], int]:
     """Up to `len(tasks) * k` attempts, verified, spent in waves (`waves.py`) or, with `waves` off, k per task
     at once: the (task, sample, reply) list, its verdicts, each task's tally, and the number of waves."""
     cfg = ctx.config
     by_id = {t.id: t for t in tasks}
-    tallies = {t.id: Tally(t.difficulty) for t in tasks}
+    tallies = {t.id: Tally((t.family, t.difficulty)) for t in tasks}
     budget = len(tasks) * k
     per_task = first_wave(k) if waves else k
     wave: dict[str, int] = {t.id: min(per_task, k) for t in tasks}
     flat: list[tuple[Task, int, str]] = []
     verdicts: list[Verdict] = []
     count = 0
-    # Verification of one slice of a wave runs in a thread while the next slice decodes.
-    slice_size = getattr(gen, "batch_size", 0) * getattr(gen, "workers", 1) or budget
+    # Verification of one slice of a wave runs in a thread while the next slice decodes. A slice is several
+    # batches per decoding thread: the threads idle at the end of each slice, as the last batches finish.
+    slice_size = 4 * getattr(gen, "batch_size", 0) * getattr(gen, "workers", 1) or budget
     with bar(budget, label) as progress, ThreadPoolExecutor(1) as checker:
         while wave:
             # Similar prompt lengths decode together (the generator pads each batch to its longest prompt).
@@ -114,10 +136,11 @@ def sample_in_waves(
             pending: list[Future[list[Verdict]]] = []
             for part, start in enumerate(range(0, len(chosen), slice_size)):
                 piece = chosen[start : start + slice_size]
+                longest = max(ctx.family(t.family).max_new_tokens or cfg.sampling.max_new_tokens for t in piece)
                 params = SamplingParams(
                     n=1,
                     temperature=cfg.sampling.temperature,
-                    max_new_tokens=family.max_new_tokens or cfg.sampling.max_new_tokens,
+                    max_new_tokens=longest,
                     seed=seed + 7919 * count + 31 * part,
                 )
                 replies = gen.complete([t.prompt for t in piece], params, progress=progress.update)
@@ -126,7 +149,8 @@ def sample_in_waves(
                     done.append((task, tallies[task.id].tries, reply))
                     tallies[task.id].tries += 1
                 batch += done
-                pending.append(checker.submit(ctx.verify_all, [(t, family.extract(r, t)) for t, _, r in done]))
+                extracted = [(t, ctx.family(t.family).extract(r, t)) for t, _, r in done]
+                pending.append(checker.submit(ctx.verify_all, extracted))
             found = [verdict for future in pending for verdict in future.result()]
             for (task, _, _), verdict in zip(batch, found, strict=True):
                 tallies[task.id].passes += verdict.passed

@@ -8,6 +8,7 @@ from typing import Any
 from ...tools.tasks import TaskFamily
 from ..context import RunContext
 from ..planning import PLANNERS
+from ..planning.breadth import breadth_tasks
 from ..planning.budget import size_round
 from ..planning.curriculum import Plan, plan_round
 from ..planning.desk import PlannerDesk
@@ -45,7 +46,13 @@ def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
             f"round {round_no}: plan: {decided.to_dict()['n_tasks']} {decided.family} tasks at levels "
             f"{decided.levels}, k={decided.samples_per_task} ({decided.reason})"
         )
-    current: dict[str, Any] = {"round": round_no, "plan": decided.to_dict(), "counts": {}, "planner": record}
+    planned = decided.to_dict()
+    if not decided.stop and cfg.tasks.breadth:
+        levels_of = {name: ctx.family(name).levels for name in cfg.tasks.breadth}
+        planned["breadth"] = breadth_tasks(cfg, planned["n_tasks"], levels_of)
+        shown = ", ".join(f"{sum(v.values())} {name}" for name, v in planned["breadth"].items())
+        ctx.log(f"round {round_no}: plan: for breadth, also {shown} tasks")
+    current: dict[str, Any] = {"round": round_no, "plan": planned, "counts": {}, "planner": record}
     current.update(sizing=sizing.numbers, started_s=spent)
     if probe is not None:
         current["level_probe"] = probe

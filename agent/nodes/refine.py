@@ -22,11 +22,14 @@ def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
     attempts = read_jsonl(ctx.run.path / files["attempts"])
     solved = {a["task_id"] for a in attempts if a["passed"]}
     family = ctx.family(current["plan"]["family"])
-    # One failed attempt per unsolved task, easiest tasks first (the likeliest to be repaired).
+    # One failed attempt per unsolved task of the plan's family (not the breadth families), easiest tasks first
+    # (the likeliest to be repaired).
     failed: dict[str, dict[str, Any]] = {}
     for a in sorted(attempts, key=lambda a: (a["difficulty"], a["task_id"], a["sample"])):
         task = tasks[a["task_id"]]
-        if a["task_id"] not in solved and a["task_id"] not in failed and family.extract(a["completion"], task):
+        if task.family != family.name or a["task_id"] in solved or a["task_id"] in failed:
+            continue
+        if family.extract(a["completion"], task):
             failed[a["task_id"]] = a
     # A family whose answers cannot be repaired from feedback (a sum is right or wrong) skips this stage.
     chosen = list(failed.values())[: cfg.sampling.max_repairs] if family.repairable else []

@@ -188,7 +188,9 @@ class TrainingConfig:
         "from the data, with the reason in the trace.",
         registry="trainers",
     )
-    adapter: Adapter = _f("auto", "full fine-tuning, lora (peft), or auto (LoRA above 400M parameters).")
+    adapter: Adapter = _f(
+        "auto", "full fine-tuning, lora (peft), or auto (LoRA for a pretrained model, from 20M parameters)."
+    )
     lora_output: LoraOutput = _f("merge", "With LoRA: merge the adapter into each candidate, or keep the adapter.")
     epochs: float = _f(2.0, "Passes over the selected data (offline trainers).", positive=True)
     learning_rate: float | None = _f(

@@ -322,10 +322,10 @@ def retry_changes(stage: str, state: RunState) -> RoundRecord:
     if stage == "acquire":
         current["plan"] = {**current["plan"], "samples_per_task": 2 * current["plan"]["samples_per_task"]}
     elif stage == "train":
-        rate: Any = current.get("train", {}).get("params", {}).get("learning_rate")
-        if rate is None:
-            rate = current.get("retry_params", {}).get("learning_rate")
-        current["retry_params"] = {"learning_rate": rate / 2} if rate else {}
+        tried: dict[str, Any] = {**current.get("retry_params", {}), **current.get("train", {}).get("params", {})}
+        current["retry_params"] = {
+            name: tried[name] / 2 for name in ("learning_rate", "lora_learning_rate") if tried.get(name)
+        }
     return current
 
 

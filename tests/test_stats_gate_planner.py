@@ -65,6 +65,8 @@ def test_a_retry_changes_the_stage_parameters():
     assert retry_changes("acquire", state)["plan"]["samples_per_task"] == 8
     again = retry_changes("train", state)
     assert again["retry_params"] == {"learning_rate": 1e-4} and again["retries"] == {"train": 1}
+    lora = state_with(plan={}, train={"params": {"learning_rate": 5e-5, "lora_learning_rate": 2e-4}})
+    assert retry_changes("train", lora)["retry_params"] == {"learning_rate": 2.5e-5, "lora_learning_rate": 1e-4}
 
 
 def test_acquire_and_select_gates_need_enough_data():

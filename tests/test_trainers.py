@@ -165,9 +165,19 @@ def test_lora_merges_into_the_weights_or_stays_an_adapter(tiny_model, tasks, tmp
 
 
 def test_full_or_lora_is_chosen_by_size_and_can_be_overridden():
-    assert choose_adapter(135_000_000, "auto")[0] == "full"
+    assert choose_adapter(135_000_000, "auto")[0] == "lora"  # a pretrained model forgets less with LoRA
     assert choose_adapter(1_700_000_000, "auto")[0] == "lora"
+    assert choose_adapter(1_000_000, "auto")[0] == "full"  # a small model from `autodidact seed`
     assert choose_adapter(1_700_000_000, "full")[0] == "full"
+
+
+def test_lora_trains_at_a_multiple_of_the_full_rate_unless_given_its_own():
+    from autodidact.trainers.common import LORA_LR_SCALE, learning_rate
+
+    params = SFTParams(learning_rate=5e-5)
+    assert learning_rate(params, "full") == 5e-5
+    assert learning_rate(params, "lora") == pytest.approx(5e-5 * LORA_LR_SCALE)
+    assert learning_rate(SFTParams(learning_rate=5e-5, lora_learning_rate=1e-4), "lora") == 1e-4
 
 
 def test_no_data_is_a_training_error(tiny_model, tmp_path):

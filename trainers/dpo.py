@@ -46,7 +46,7 @@ def train_dpo(
     work = work_dir(output)
     losses = ["sigmoid", "sft"] if params.sft_weight > 0 else ["sigmoid"]
     config = DPOConfig(
-        **common_args(params, work),
+        **common_args(params, work, adapter),
         max_length=params.max_length,
         beta=params.beta,
         loss_type=losses,

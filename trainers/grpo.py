@@ -81,7 +81,7 @@ def train_grpo(
     tokenizer.padding_side = "left"
     work = work_dir(output)
     config = GRPOConfig(
-        **common_args(params, work),
+        **common_args(params, work, adapter),
         num_generations=params.num_generations,
         max_completion_length=params.max_completion_length,
         temperature=params.temperature,

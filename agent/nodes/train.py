@@ -15,6 +15,7 @@ from typing import Any
 from ...tools.codeblock import truncate_after_code
 from ...tools.generate import SamplingParams
 from ...trainers import PARAMS, TRAINERS, GRPOParams, TrainingError, TrainParams
+from ...trainers.common import learning_rate
 from ..config import RunConfig
 from ..context import RunContext
 from ..rundir import read_jsonl
@@ -34,8 +35,8 @@ def method_params(method: str, cfg: RunConfig, n_items: int, round_no: int) -> T
         "adapter": training.adapter,
         "lora_output": training.lora_output,
     }
-    if training.learning_rate is not None:
-        common["learning_rate"] = training.learning_rate
+    if training.learning_rate is not None:  # the user's rate, as given, whether the model is trained whole or not
+        common["learning_rate"] = common["lora_learning_rate"] = training.learning_rate
     overrides = training.params.get(method, {})
     if not issubclass(PARAMS[method], GRPOParams):  # offline methods: epochs over the data
         epochs = min(training.epochs, training.max_steps_per_round * training.batch_size / max(1, n_items))
@@ -117,6 +118,8 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
     for leftover in output.parent.glob(f".{output.name}-*"):
         shutil.rmtree(leftover, ignore_errors=True)
     params = method_params(method, cfg, len(items), round_no)
+    # Both rates are written down: the trainer uses the one for the adapter it chooses (`choose_adapter`).
+    params = dataclasses.replace(params, lora_learning_rate=learning_rate(params, "lora"))
     params = dataclasses.replace(params, **current.get("retry_params", {}))  # a retry after a failed fit
     seconds = training_seconds(state, ctx)
     if seconds and "max_seconds" not in cfg.training.params.get(method, {}):  # the user's own limit wins

@@ -77,9 +77,13 @@ def build_graph(ctx: RunContext) -> StateGraph:
     return graph
 
 
-def compile_graph(ctx: RunContext) -> Any:
-    """The graph compiled with the SQLite checkpointer in the run directory."""
-    connection = sqlite3.connect(ctx.run.db_path, check_same_thread=False)
+def compile_graph(ctx: RunContext, *, read_only: bool = False) -> Any:
+    """The graph compiled with the SQLite checkpointer in the run directory (opened read-only for the commands
+    that only read a run: they never write to it, even to create its tables)."""
+    if read_only:
+        connection = sqlite3.connect(f"file:{ctx.run.db_path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        connection = sqlite3.connect(ctx.run.db_path, check_same_thread=False)
     return build_graph(ctx).compile(checkpointer=SqliteSaver(connection))
 
 

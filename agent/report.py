@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .context import RunContext
-from .rundir import atomic_write_text, read_jsonl
+from .rundir import DamagedFile, atomic_write_text, read_jsonl
 from .trace import level_evals, transfer_line
 
 SAMPLES_PER_STAGE = 40
@@ -94,13 +94,22 @@ def plot_funnel(rounds: list[dict[str, Any]]) -> str:
     return _svg(fig)
 
 
-def plot_losses(ctx: RunContext, rounds: list[dict[str, Any]]) -> str:
+def _rows(path: Path, unreadable: list[str]) -> list[dict[str, Any]]:
+    """The records of a run file, or none when it is damaged (the reason joins `unreadable`, shown in the report)."""
+    try:
+        return read_jsonl(path)
+    except DamagedFile as exc:
+        unreadable.append(str(exc))
+        return []
+
+
+def plot_losses(ctx: RunContext, rounds: list[dict[str, Any]], unreadable: list[str]) -> str:
     fig, ax = _figure("Training loss per step")
     for r in rounds:
         log = ctx.run.step_log(r["round"])
         if not log.exists():
             continue
-        points = [(e["step"], e["loss"]) for e in read_jsonl(log) if "loss" in e]
+        points = [(e["step"], e["loss"]) for e in _rows(log, unreadable) if "loss" in e]
         if points:
             ax.plot(*zip(*points, strict=True), marker=".", label=f"round {r['round']} ({r.get('method') or '-'})")
     ax.set_xlabel("step")
@@ -110,14 +119,14 @@ def plot_losses(ctx: RunContext, rounds: list[dict[str, Any]]) -> str:
     return _svg(fig)
 
 
-def plot_difficulty(ctx: RunContext, rounds: list[dict[str, Any]]) -> str:
+def plot_difficulty(ctx: RunContext, rounds: list[dict[str, Any]], unreadable: list[str]) -> str:
     fig, ax = _figure("Difficulty over rounds")
     for r in rounds:
         levels = r["plan"].get("levels", [])
         ax.scatter([r["round"]] * len(levels), levels, color="grey", alpha=0.5, s=60)
         selected = r.get("files", {}).get("selected")
         if selected and (ctx.run.path / selected).exists():
-            rows = read_jsonl(ctx.run.path / selected)
+            rows = _rows(ctx.run.path / selected, unreadable)
             if rows:
                 ax.scatter([r["round"]], [sum(x["difficulty"] for x in rows) / len(rows)], color="C1", s=80, marker="D")
     ax.set_xlabel("round (grey: levels practised; orange: mean level of the training rows)")
@@ -165,16 +174,16 @@ def plot_time(timeline: list[dict[str, Any]]) -> str:
     return _svg(fig)
 
 
-def samples(ctx: RunContext, rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def samples(ctx: RunContext, rounds: list[dict[str, Any]], unreadable: list[str]) -> list[dict[str, Any]]:
     """Up to SAMPLES_PER_STAGE attempts and repairs per round, passed and failed ones alike."""
     out = []
     for r in rounds:
         files = r.get("files", {})
-        tasks = {t["id"]: t for t in read_jsonl(ctx.run.path / files["tasks"])} if "tasks" in files else {}
+        tasks = {t["id"]: t for t in _rows(ctx.run.path / files["tasks"], unreadable)} if "tasks" in files else {}
         for stage, key in (("acquire", "attempts"), ("refine", "repairs")):
             if key not in files:
                 continue
-            rows = read_jsonl(ctx.run.path / files[key])
+            rows = _rows(ctx.run.path / files[key], unreadable)
             passed = [x for x in rows if x["passed"]][: SAMPLES_PER_STAGE // 2]
             failed = [x for x in rows if not x["passed"]][: SAMPLES_PER_STAGE - len(passed)]
             for row in passed + failed:
@@ -226,12 +235,14 @@ document.body.dataset.ready='1';
 """
 
 
-def render(ctx: RunContext, trace: dict[str, Any]) -> str:
-    """The report of a run from its trace (`build_trace`) and the files in its directory."""
+def render(ctx: RunContext, trace: dict[str, Any], unreadable: list[str] | None = None) -> str:
+    """The report of a run from its trace (`build_trace`) and the files in its directory; a damaged file is left
+    out, named at the top of the report and in `unreadable`."""
+    unreadable = [] if unreadable is None else unreadable
     rounds = trace["rounds"]
     final = trace.get("final")
-    plots = [plot_pass_rates(rounds), plot_levels(rounds), plot_funnel(rounds), plot_losses(ctx, rounds),
-             plot_difficulty(ctx, rounds), plot_time(trace["timeline"])] if rounds else []  # fmt: skip
+    plots = [plot_pass_rates(rounds), plot_levels(rounds), plot_funnel(rounds), plot_losses(ctx, rounds, unreadable),
+             plot_difficulty(ctx, rounds, unreadable), plot_time(trace["timeline"])] if rounds else []  # fmt: skip
     plots = [p for p in plots if p]
     head = f"<h1>autodidact run</h1><p><b>Goal:</b> {html.escape(trace['goal'])}<br><b>Status:</b> {trace['status']}"
     head += f"<br><b>Champion:</b> {html.escape(str(trace['champion']))}"
@@ -248,7 +259,9 @@ def render(ctx: RunContext, trace: dict[str, Any]) -> str:
         f"<tr><td>{d['round']}</td><td>{d['stage']}</td><td>{d['verdict']}</td><td>{html.escape(d['reason'])}</td></tr>"
         for d in trace["decisions"]
     )
-    browser = samples(ctx, rounds)
+    browser = samples(ctx, rounds, unreadable)
+    if unreadable:
+        head += "<p><b>Left out (damaged):</b><br>" + "<br>".join(html.escape(u) for u in unreadable) + "</p>"
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>autodidact: {html.escape(trace['goal'])}</title>"
         f"<style>{STYLE}</style></head><body>{head}"
@@ -264,7 +277,9 @@ def render(ctx: RunContext, trace: dict[str, Any]) -> str:
     )
 
 
-def write_report(ctx: RunContext, trace: dict[str, Any], output: Path | None = None) -> Path:
+def write_report(
+    ctx: RunContext, trace: dict[str, Any], output: Path | None = None, unreadable: list[str] | None = None
+) -> Path:
     path = output or ctx.run.report_file
-    atomic_write_text(path, render(ctx, trace))
+    atomic_write_text(path, render(ctx, trace, unreadable))
     return path

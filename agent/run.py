@@ -241,6 +241,7 @@ def create_run(
     sandbox = sandbox or check_sandbox(config.sandbox)
     location = check_model(config.model)
     run = RunDir.create(run_dir, config)
+    run.lock("run")
     ctx = RunContext(config=config, run=run, quiet=quiet, _sandbox=sandbox)
     ctx.log(f"run started in {run_dir}: goal {config.goal!r}, model {location}")
     if config.tasks.task_choice:
@@ -257,13 +258,22 @@ def create_run(
     return ctx, dict(initial_state(config.goal, location))
 
 
-def open_run(run_dir: Path, *, quiet: bool = True, started: bool = True) -> Any:
+def open_run(run_dir: Path, *, quiet: bool = True, started: bool = True, write: str | None = None) -> Any:
     """The context of an existing run (its plugin files loaded again), for resume, trace, report and rollback;
-    `started=False` for a run just created whose graph has not run yet."""
+    `started=False` for a run just created whose graph has not run yet; `write` names the command that will write
+    to the run, which takes the writer's lock. A damaged checkpoint database is a UserError with the fix."""
     from .context import RunContext
     from .rundir import RunDir
 
     run = RunDir.open(run_dir, started=started)
+    if write:
+        run.lock(write)
+    damage = run.check_database() if started else None
+    if damage:
+        raise UserError(
+            f"{run.db_path} is damaged ({damage}); rebuild the run's state from its files with autodidact repair "
+            f"{run_dir}"
+        )
     config = run.config()
     load_plugins(config.plugins)
     return RunContext(config=config, run=run, quiet=quiet)
@@ -280,7 +290,7 @@ def execute(ctx: Any, initial: Any, kind: str) -> dict[str, Any]:
     app = compile_graph(ctx)
     start = time.monotonic()
     ctx.run.session({"start": kind})
-    status = "interrupted"
+    status, stopped_by = "interrupted", None
     try:
         values = run_graph(app, initial)
         finished = not app.get_state(THREAD).next
@@ -289,11 +299,17 @@ def execute(ctx: Any, initial: Any, kind: str) -> dict[str, Any]:
             if key != "base":
                 measure(ctx, values["champion"], key)  # the final champion on the transfer benchmark
         status = "stopped"
+    except KeyboardInterrupt as exc:
+        stopped_by = getattr(exc, "signal", "SIGINT")
+        raise
     finally:
         ctx.close()
-        ctx.run.session({"end": status})
-    trace = build_trace(ctx, app)
-    write_report(ctx, trace)
+        ctx.run.session({"end": status, **({"signal": stopped_by} if stopped_by else {})})
+    try:
+        trace = build_trace(ctx, app)
+        write_report(ctx, trace)
+    finally:
+        ctx.run.release()
     if trace["awaiting"]:
         waiting = trace["awaiting"]
         ctx.log(

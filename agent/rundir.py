@@ -14,16 +14,22 @@ Layout:
     champions.jsonl             every change of champion: promotions and rollbacks
     metrics.jsonl               one line per finished round (derived from the state; rewritten whole)
     sessions.jsonl              one line when a process starts working on the run, one when it stops
+    writer.lock                 the writer's lock: held (flock) by the one process that writes the run, with its PID
     report.html                 the run at a glance, with plots (rewritten at the end of every session)
     run.log                     progress, one line per event
 
 Every file is written to a temporary name and renamed into place, so a killed process leaves either the old
-file or the new one, never a torn one.
+file or the new one, never a torn one. One process writes a run at a time (`lock`); the commands that only read
+it (`trace`, `report`, `runs`) open the checkpoint database read-only. A damaged record is reported with its file
+and line (`read_jsonl`), a damaged database by `check_database`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import sqlite3
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -37,6 +43,14 @@ from .errors import UserError
 
 RUN_FILE = "run.json"
 DB_FILE = "checkpoints.sqlite"
+LOCK_FILE = "writer.lock"
+
+_HELD: dict[Path, int] = {}
+"""The run directories this process holds the writer's lock of, and the lock file's descriptor."""
+
+
+class DamagedFile(UserError):
+    """A run file that cannot be read; the message names the file, the line and the fix."""
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -44,8 +58,34 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """Every record of a JSONL file; a DamagedFile naming the file and line of the first that is not one."""
+    rows = []
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                why = getattr(exc, "msg", None) or "not UTF-8 text"
+                raise DamagedFile(
+                    f"{path} line {number} is not a JSON record ({why}); mend or delete that line"
+                ) from None
+            if not isinstance(row, dict):
+                raise DamagedFile(f"{path} line {number} is not a JSON object; mend or delete that line")
+            rows.append(row)
+    return rows
+
+
+def held_runs() -> list[Path]:
+    """The run directories whose writer's lock this process holds."""
+    return list(_HELD)
+
+
+def release_all() -> None:
+    """Let go of every writer's lock this process holds."""
+    for path in list(_HELD):
+        RunDir(path).release()
 
 
 class RunDir:
@@ -60,6 +100,12 @@ class RunDir:
         """Raise a UserError if `path` cannot hold a new run for `goal`. Touches nothing."""
         if path.exists() and not path.is_dir():
             raise UserError(f"--run-dir {path} is a file; give a directory path (new or empty)")
+        holder = cls(path).busy() if path.is_dir() else None
+        if holder:
+            raise UserError(
+                f"--run-dir {path} is in use by process {holder.get('pid', '?')} (autodidact "
+                f"{holder.get('command', '?')}); choose another directory"
+            )
         run_file = path / RUN_FILE
         if run_file.exists():
             try:
@@ -102,6 +148,76 @@ class RunDir:
     @classmethod
     def is_run(cls, path: Path) -> bool:
         return (path / RUN_FILE).is_file()
+
+    # -- one writer at a time ----------------------------------------------------------------------------
+    def lock(self, command: str) -> None:
+        """Take the writer's lock for `command` (held until `release` or the end of the process: the kernel lets go
+        of a dead process's lock, so a stale one is simply taken over); a UserError naming the holder otherwise."""
+        key = self.path.resolve()
+        if key in _HELD:
+            return
+        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self.writer(fd)
+            os.close(fd)
+            pid = holder.get("pid", "?")
+            raise UserError(
+                f"{self.path} is in use by process {pid} (autodidact {holder.get('command', '?')}); wait for it to "
+                f"end, or stop it with kill -INT {pid} and continue with autodidact resume {self.path}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": command}).encode(), 0)
+        _HELD[key] = fd
+
+    def release(self) -> None:
+        fd = _HELD.pop(self.path.resolve(), None)
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def busy(self) -> dict[str, Any] | None:
+        """The process that writes the run now ({"pid", "command"}), or None."""
+        path = self.path / LOCK_FILE
+        if not path.exists() or self.path.resolve() in _HELD:
+            return None
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return self.writer(fd)
+        finally:
+            os.close(fd)
+        return None
+
+    @staticmethod
+    def writer(fd: int) -> dict[str, Any]:
+        try:
+            found = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    # -- damage --------------------------------------------------------------------------------------------
+    def check_database(self) -> str | None:
+        """What is wrong with the checkpoint database (read-only checks), or None when it holds the run."""
+        try:
+            connection = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+            try:
+                if connection.execute("PRAGMA quick_check").fetchone() != ("ok",):
+                    return "its pages are damaged"
+                tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if (
+                    "checkpoints" not in tables
+                    or not connection.execute("SELECT 1 FROM checkpoints LIMIT 1").fetchone()
+                ):
+                    if (self.path / "data").is_dir() or self.metrics_file.exists():
+                        return "it has lost the run's progress (no checkpoints, but the run has data)"
+            finally:
+                connection.close()
+        except sqlite3.Error as exc:
+            return str(exc)
+        return None
 
     # -- contents ----------------------------------------------------------------------------------------
     def config(self) -> RunConfig:

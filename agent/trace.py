@@ -97,6 +97,7 @@ def build_trace(ctx: RunContext, app: Any) -> dict[str, Any]:
         "stop_reason": values.get("stop_reason"),
         "next": list(snapshot.next),
         "champion": values.get("champion"),
+        "champion_problem": champion_problem(ctx, values["champion"]) if values.get("champion") else None,
         "base_model": values.get("base_model"),
         "rounds": values.get("history", []),
         "decisions": values.get("decisions", []),
@@ -239,6 +240,8 @@ def format_trace(trace: dict[str, Any]) -> str:
             else (f" (next: {', '.join(trace['next'])}; continue with autodidact resume)" if trace["next"] else "")
         ),
     ]
+    if trace.get("champion_problem"):
+        out.append(f"champion: {trace['champion_problem']}")
     choice = trace.get("task_choice")
     out.append(f"task families: {choice['reason']}" if choice else "task families: named with --tasks")
     out.append("timeline:")
@@ -357,3 +360,23 @@ def list_runs(root: Path) -> list[dict[str, Any]]:
             entry["heldout"] = f"{sum(r['passed'] for r in b)}/{len(b)} -> {sum(r['passed'] for r in c)}/{len(c)}"
         found.append(entry)
     return found
+
+
+def champion_problem(ctx: RunContext, champion: str) -> str | None:
+    """Why the champion cannot be loaded, with the fix, or None: a checkpoint of this run whose weights are gone,
+    or a starting model that is no longer where the run found it."""
+    store = ctx.run.store()
+    if store.record(champion) is not None:
+        if store.has_weights(champion):
+            return None
+        back = store.restorable_ancestors(champion)
+        fix = (
+            f"roll back to an ancestor that has weights: autodidact rollback {ctx.run.path} --to {back[0]}"
+            if back
+            else "start a new run with --model pointing at a model that exists"
+        )
+        return f"{champion} has no weights in {ctx.run.path / champion}; {fix}"
+    location = Path(ctx.resolve(champion))
+    if location.is_absolute() and not location.exists():
+        return f"{champion} (the starting model) is gone; put it back, or start a new run with --model"
+    return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +14,16 @@ from ...trainers.scratch import SeedParams
 from ..errors import UserError
 from ..run import check_sandbox, load_plugins, open_run
 
+MAX_PROGRAM_BYTES = 1 << 20
+"""The largest program `exec` runs (the sandbox's scratch area holds it and what it writes)."""
+
 
 def cmd_trace(args: argparse.Namespace) -> int:
     from ..graph import compile_graph
     from ..trace import build_trace, format_detail, format_trace, stage_detail
 
     ctx = open_run(args.run_dir)
-    trace = build_trace(ctx, compile_graph(ctx))
+    trace = build_trace(ctx, compile_graph(ctx, read_only=True))
     if args.round or args.stage:
         if not (args.round and args.stage):
             raise UserError("--round and --stage go together, e.g. autodidact trace RUN_DIR --round 1 --stage acquire")
@@ -59,7 +62,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ..trace import build_trace
 
     ctx = open_run(args.run_dir)
-    path = write_report(ctx, build_trace(ctx, compile_graph(ctx)), args.output)
+    unreadable: list[str] = []
+    path = write_report(ctx, build_trace(ctx, compile_graph(ctx, read_only=True)), args.output, unreadable)
+    for problem in unreadable:
+        print(f"autodidact: report: left out {problem}", file=sys.stderr)
     print(path)
     return 0
 
@@ -68,11 +74,28 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from ...sandbox import Limits
 
     try:
-        code = args.file.read_text()
+        size = args.file.stat().st_size
+        if size > MAX_PROGRAM_BYTES:
+            raise UserError(
+                f"{args.file} is {size / 2**20:.1f} MiB; exec runs Python programs of at most "
+                f"{MAX_PROGRAM_BYTES >> 10} KiB: give the program, not its data"
+            )
+        code = args.file.read_bytes().decode("utf-8")
     except OSError as exc:
         raise UserError(f"cannot read {args.file}: {exc.strerror}; give a Python file") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{args.file} is not UTF-8 text; give a Python source file") from None
+    if "\0" in code:
+        raise UserError(f"{args.file} is a binary file (it holds NUL bytes); give a Python source file")
+    limits = Limits(wall_s=args.timeout, cpu_s=args.timeout)
     with check_sandbox(args.sandbox) as sandbox:
-        result = sandbox.run(code, limits=Limits(wall_s=args.timeout, cpu_s=args.timeout))
+        result = sandbox.run(code, limits=limits)
+    if "No space left on device" in result.stderr:  # the sandbox's scratch tmpfs, not the host's disk
+        note = (
+            f"autodidact: the program filled the sandbox's scratch area: {limits.scratch_bytes >> 20} MiB is the "
+            "sandbox's limit, not the host's disk"
+        )
+        result = replace(result, stderr=result.stderr + note + "\n")
     if args.json:
         print(json.dumps(result.to_dict()))
     else:

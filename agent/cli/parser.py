@@ -100,6 +100,14 @@ def _resume(sub: Any) -> None:
     back.add_argument("run_dir", type=Path)
     back.add_argument("--to", metavar="CHECKPOINT", help="an ancestor of the champion, e.g. models/round-1")
 
+    fix = sub.add_parser(
+        "repair",
+        help="rebuild a run's state from its files when its checkpoint database is damaged",
+        description="Move the damaged checkpoint database aside and write a new one from the run's files "
+        "(metrics.jsonl, champions.jsonl): the state at the end of the last finished round, ready to resume.",
+    )
+    fix.add_argument("run_dir", type=Path)
+
 
 def _inspection(sub: Any) -> None:
     trace = sub.add_parser(

@@ -82,12 +82,16 @@ def _finish(ctx: Any, trace: dict[str, Any]) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from ..graph import THREAD, compile_graph
     from ..run import check_sandbox
+    from ..trace import champion_problem
 
-    ctx = open_run(args.run_dir, quiet=args.quiet)
+    ctx = open_run(args.run_dir, quiet=args.quiet, write="resume")
     ctx._sandbox = check_sandbox(ctx.config.sandbox)
     snapshot = compile_graph(ctx).get_state(THREAD)
     if not snapshot.values:
         raise UserError(f"{args.run_dir} has no saved progress; start a new run instead")
+    problem = champion_problem(ctx, snapshot.values["champion"])
+    if problem and snapshot.next:
+        raise UserError(f"cannot resume: the champion {problem}")
     waiting = bool(snapshot.interrupts)
     if waiting and not (args.approve or args.reject):
         raise UserError(f"{args.run_dir} awaits approval of a promotion; resume it with --approve or --reject")
@@ -109,7 +113,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from ..graph import THREAD, compile_graph
     from ..state import Decision
 
-    ctx = open_run(args.run_dir)
+    ctx = open_run(args.run_dir, write="rollback")
     app = compile_graph(ctx)
     snapshot = app.get_state(THREAD)
     if not snapshot.values or snapshot.next:
@@ -129,4 +133,15 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     app.update_state(THREAD, {"champion": target, "decisions": [decision]}, as_node="gate_plan")
     ctx.log(reason)
     print(f"champion: {target}")
+    return 0
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from ..repair import repair_run
+
+    done = repair_run(args.run_dir)
+    print(
+        f"repaired {args.run_dir}: {done['rounds']} finished rounds, champion {done['champion']}; continue with "
+        f"autodidact resume {args.run_dir}"
+    )
     return 0

@@ -17,6 +17,12 @@ from .common import TrainingError, TrainParams, TrainResult, common_args, load_f
 @dataclass(kw_only=True)
 class DPOParams(TrainParams):
     learning_rate: float = field(default=5e-6, metadata={"help": "Peak AdamW learning rate."})
+    # On the default model under LoRA, 2e-5 did not move the loss in 28 steps (0.693 -> 0.691) and 2e-4 collapsed
+    # the candidate (46 -> 12 of 100 held-out tasks).
+    lora_learning_rate: float | None = field(
+        default=5e-5,
+        metadata={"help": "Peak learning rate with LoRA (10 x the full rate, as LoRA's best rate is reported to be)."},
+    )
     beta: float = field(
         default=0.1, metadata={"help": "Strength of the pull towards the reference model (higher: stay closer)."}
     )

@@ -26,6 +26,10 @@ VerifyAll = Callable[[list[tuple[Task, str]]], list[Verdict]]
 @dataclass(kw_only=True)
 class GRPOParams(TrainParams):
     learning_rate: float = field(default=5e-6, metadata={"help": "Peak AdamW learning rate."})
+    lora_learning_rate: float | None = field(
+        default=5e-5,
+        metadata={"help": "Peak learning rate with LoRA (10 x the full rate, as LoRA's best rate is reported to be)."},
+    )
     epochs: float = field(default=2.0, metadata={"help": "Passes over the training prompts."})
     num_generations: int = field(
         default=4, metadata={"help": "Completions sampled per prompt (the group); batch_size must be a multiple."}

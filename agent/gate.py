@@ -10,7 +10,7 @@ from `judge_evaluate`. The criteria, each a field of `RunConfig` with its defaul
 | acquire | >= `min_verified` verified (majority filter: majority-labelled) attempts on >= `min_tasks_solved` tasks | retry with twice the samples (up to `max_retries`), then roll back; end the run when more than `max_sandbox_error_rate` of the runs failed in the sandbox itself |
 | refine | always (repair data is optional); records verified repairs that are not copies | - |
 | select | enough data for the chosen trainer (`min_rows`, `min_pairs`, `min_grpo_tasks`), (near-)duplicate share <= `max_duplicate_share`, no held-out or guard overlap left | roll back |
-| train | loss finite and falling (GRPO: rewards with spread), no collapse (`min_length_ratio`, `min_diversity_ratio`) | retry at half the learning rate (up to `max_retries`), then roll back |
+| train | loss finite and falling (GRPO: rewards with spread), no collapse (`min_length_ratio`, `min_diversity_ratio`) | retry at twice the learning rate if the loss did not move, at half otherwise (up to `max_retries`), then roll back |
 | evaluate | better on the held-out set with one-sided McNemar p < `alpha`, and the guard set not worse by more than `guard_tolerance` | roll back |
 
 The acquire, select and train gates end the round (rollback, then stop) once the budget (`budget`: wall_s,
@@ -208,6 +208,18 @@ def loss_is_falling(losses: list[float]) -> bool:
     return last < first
 
 
+FLAT = 0.02
+"""A loss whose last quarter is within this share of its first did not move: the learning rate was too low."""
+
+
+def loss_is_flat(losses: list[float]) -> bool:
+    """Whether finite losses stayed where they started (a rate too low), rather than rising (a rate too high)."""
+    if len(losses) < 2 or not all(math.isfinite(x) for x in losses):
+        return False
+    first, last = loss_quarters(losses)
+    return abs(last - first) <= FLAT * abs(first)
+
+
 def collapsed(probe: dict[str, Any], config: RunConfig) -> str | None:
     """Why the candidate's sampled outputs look collapsed next to the champion's, or None."""
     champion, candidate = probe["champion"], probe["candidate"]
@@ -229,7 +241,8 @@ def judge_train(state: RunState, config: RunConfig) -> Decision:
     failed_fit = decision["route"] == "rollback" and decision["numbers"].pop("retryable", False)
     if failed_fit and retries(state, "train") < config.gate.max_retries:
         decision["verdict"], decision["route"] = "retry", "train"
-        decision["reason"] += ": train again at half the learning rate"
+        flat = loss_is_flat(state["current"].get("train", {}).get("losses", []))
+        decision["reason"] += f": train again at {'twice' if flat else 'half'} the learning rate"
     return decision
 
 
@@ -316,15 +329,17 @@ JUDGES: dict[str, Callable[[RunState, RunConfig], Decision]] = {
 
 def retry_changes(stage: str, state: RunState) -> RoundRecord:
     """What a retry of `stage` changes in the round: acquire samples twice as many attempts per task; train
-    halves the learning rate. The count of retries is kept so that they stay bounded."""
+    doubles the learning rate when the loss did not move and halves it otherwise (it rose, was not finite, or
+    training failed). The count of retries is kept so that they stay bounded."""
     current = state["current"].copy()
     current["retries"] = {**current.get("retries", {}), stage: retries(state, stage) + 1}
     if stage == "acquire":
         current["plan"] = {**current["plan"], "samples_per_task": 2 * current["plan"]["samples_per_task"]}
     elif stage == "train":
         tried: dict[str, Any] = {**current.get("retry_params", {}), **current.get("train", {}).get("params", {})}
+        factor = 2.0 if loss_is_flat(current.get("train", {}).get("losses", [])) else 0.5
         current["retry_params"] = {
-            name: tried[name] / 2 for name in ("learning_rate", "lora_learning_rate") if tried.get(name)
+            name: tried[name] * factor for name in ("learning_rate", "lora_learning_rate") if tried.get(name)
         }
     return current
 

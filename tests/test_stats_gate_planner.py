@@ -58,6 +58,20 @@ def test_train_gate_retries_a_failed_fit_once_then_rolls_back():
     assert not loss_is_falling([1.0, 1.0, 1.0, 1.0])
 
 
+def test_a_flat_loss_is_retried_at_twice_the_rate_a_rising_one_at_half():
+    from autodidact.agent.gate import retry_changes
+
+    flat = {"losses": [0.693, 0.692, 0.694, 0.693], "params": {"learning_rate": 5e-6, "lora_learning_rate": 2e-5}}
+    assert "twice the learning rate" in judge_train(state_with(train=flat), CFG)["reason"]
+    assert retry_changes("train", state_with(train=flat))["retry_params"] == {
+        "learning_rate": 1e-5,
+        "lora_learning_rate": 4e-5,
+    }
+    rising = {"losses": [1.0, 1.1, 1.2, 1.3], "params": {"learning_rate": 2e-4}}
+    assert "half the learning rate" in judge_train(state_with(train=rising), CFG)["reason"]
+    assert retry_changes("train", state_with(train=rising))["retry_params"] == {"learning_rate": 1e-4}
+
+
 def test_a_retry_changes_the_stage_parameters():
     from autodidact.agent.gate import retry_changes
 

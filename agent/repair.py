@@ -41,7 +41,7 @@ def repair_run(run_dir: Path) -> dict[str, Any]:
         old = run.db_path.with_name(run.db_path.name + suffix)
         if old.exists():
             old.rename(old.with_name(f"{run.db_path.name}.damaged-{stamp}{suffix}"))
-    ctx = open_run(run_dir, started=False, write="repair")
+    ctx = open_run(run_dir, started=False)  # the writer's lock is this process's already
     round_no = history[-1]["round"] if history else 0
     state: dict[str, Any] = dict(initial_state(ctx.config.goal, base))
     reason = (

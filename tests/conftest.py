@@ -48,6 +48,31 @@ def tiny_run_args(model: Path, run_dir: Path, *extra: str, rounds: int = 2) -> l
     return ["run", goal, "--model", str(model), "--run-dir", str(run_dir), "--rounds", str(rounds), *TINY_RUN, *extra]
 
 
+def signal_tiny_run(model: Path, run_dir: Path, logged: str, signum: int) -> tuple[int, str]:
+    """Start a small run of the tiny model in its own process, send it `signum` once run.log has a line containing
+    `logged`, and wait for it to end: (its exit status, its stderr)."""
+    import signal
+    import subprocess
+    import time
+
+    args = [sys.executable, "-m", "autodidact.agent.cli", *tiny_run_args(model, run_dir)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = run_dir / "run.log"
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if log.exists() and logged in log.read_text():
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the run ended before it logged {logged!r}"
+        proc.send_signal(signal.Signals(signum))
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, err
+
+
 def trace_of(run_dir: Path, capsys) -> dict:
     """`autodidact trace RUN_DIR --json`, parsed."""
     import json

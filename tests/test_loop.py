@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import need_backend, tiny_run_args
+from conftest import need_backend, signal_tiny_run, tiny_run_args
 from conftest import trace_of as trace
 from safetensors.torch import load_file
 
@@ -88,21 +84,8 @@ def test_heldout_tasks_never_reach_training(finished_run):
 
 def test_kill_minus_nine_during_round_two_training_then_resume(warm_model, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    args = [sys.executable, "-m", "autodidact.agent.cli", *tiny_run_args(warm_model, run_dir)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
-    log = run_dir / "run.log"
-    deadline = time.monotonic() + 600
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if log.exists() and "round 2: train: " in log.read_text():
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run ended before round 2 trained"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    status, _ = signal_tiny_run(warm_model, run_dir, "round 2: train: ", signal.SIGKILL)
+    assert status == -signal.SIGKILL
     assert main(["resume", str(run_dir), "--quiet"]) == 0
     t = trace(run_dir, capsys)
     assert t["status"] == "finished"

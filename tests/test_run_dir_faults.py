@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import tiny_run_args
+from conftest import signal_tiny_run, tiny_run_args
 from conftest import trace_of as trace
 
 from autodidact.agent.cli import main
@@ -148,22 +148,8 @@ def test_a_champion_without_weights_is_reported_with_the_fix(run_copy, capsys):
 
 def test_sigterm_stops_the_run_cleanly_with_the_path_to_resume(warm_model, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    args = [sys.executable, "-m", "autodidact.agent.cli", *tiny_run_args(warm_model, run_dir)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    log = run_dir / "run.log"
-    deadline = time.monotonic() + 600
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if log.exists() and "round 1: gate after acquire" in log.read_text():
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run ended before round 1's acquire"
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130
+    status, err = signal_tiny_run(warm_model, run_dir, "round 1: gate after acquire", signal.SIGTERM)
+    assert status == 130
     assert err.strip().splitlines()[-1] == f"autodidact: stopped by SIGTERM; continue with autodidact resume {run_dir}"
     last = json.loads((run_dir / "sessions.jsonl").read_text().splitlines()[-1])
     assert last["end"] == "interrupted" and last["signal"] == "SIGTERM"

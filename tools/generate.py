@@ -6,7 +6,7 @@ closed its code block, so a batch costs what its unfinished rows cost. Everythin
 block is never read, so it is never generated.
 
 With `workers` > 1, batches are decoded by that many threads at once, each with an equal share of torch's
-threads: the decode loop's Python work of one batch then overlaps another's matrix products (`bench/decode.py`
+threads: the decode loop's Python work of one batch then overlaps another's matrix products (`bench/acquire.py`
 measures it). Each batch samples from its own generator, seeded from the call's seed and the batch's place, so
 the answers do not depend on the number of workers.
 """

@@ -27,18 +27,14 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     family = ctx.family(plan["family"])
     protected = frozenset(t.prompt for t in ctx.heldout() + ctx.guard_candidates())
     tasks: list[Task] = []
-    for level, n in plan["tasks_per_level"].items():
-        seed = cfg.seed * 1_000_003 + round_no * 101 + int(level)
-        tasks += family.generate(split="train", difficulty=int(level), n=n, seed=seed, exclude_prompts=protected)
-    broad = []  # practice beside the goal's family (`planning/breadth.py`)
-    for name, per_level in plan.get("breadth", {}).items():
+    # The plan's tasks, then those of the breadth families (`planning/breadth.py`), kept aside below.
+    for name, per_level in [(plan["family"], plan["tasks_per_level"]), *plan.get("breadth", {}).items()]:
         for level, n in per_level.items():
             seed = cfg.seed * 1_000_003 + round_no * 101 + int(level)
-            broad += ctx.family(name).generate(
+            tasks += ctx.family(name).generate(
                 split="train", difficulty=int(level), n=n, seed=seed, exclude_prompts=protected
             )
-    tasks += broad
-    aside = {t.id for t in broad}
+    aside = {t.id for t in tasks if t.family != plan["family"]}
     k = plan["samples_per_task"]
     gen = ctx.generator(state["champion"])
     retry = current.get("retries", {}).get("acquire", 0)  # a retry draws fresh samples, not the same ones again
@@ -92,10 +88,10 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "acquire_s": round(acquire_s, 1),
         **(
             {
-                "breadth_tasks": len(broad),
+                "breadth_tasks": len(aside),
                 "breadth_verified": sum(row["passed"] for row in attempts if row["task_id"] in aside),
             }
-            if broad
+            if aside
             else {}
         ),
     }

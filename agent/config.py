@@ -237,13 +237,24 @@ class AgentConfig:
 @dataclass(kw_only=True)
 class InferenceConfig:
     backend: str = _f(
-        "transformers",
+        "auto",
         "Where attempts are sampled and held-out tasks answered: transformers (this process), vllm (this "
-        "process, GPU), openai (--backend-url, e.g. vllm serve MODEL --enable-lora), or a plugin's backend.",
+        "process: vLLM on a GPU, its CPU build on a CPU), openai (--backend-url, e.g. vllm serve MODEL "
+        "--enable-lora), a plugin's backend, or auto (vllm where it is installed and faster, else transformers).",
         registry="backends",
+    )
+    backend_choice: str | None = _f(
+        None, "Which backend auto chose, and why (absent when --backend named one).", flag=None, internal=True
     )
     backend_url: str | None = _f(None, "The openai backend's server, .../v1.")
     backend_model: str | None = _f(None, "The name the backend's server serves --model under.")
+    request_seeds: bool = _f(
+        True,
+        "Send each sampling request its seed (reproducible sampling). Off for a server on vLLM's CPU build: its "
+        "sampler fails on a seeded request that a chunked prefill splits ('CPU Generator does not use offset'). "
+        "The vllm backend on a CPU never sends one.",
+        flag=None,
+    )
 
 
 SECTIONS: dict[str, type] = {

@@ -126,10 +126,20 @@ class RunContext:
             raise ChatError("config", "the chat model needs a model name and a server URL")
         return OpenAIChat(base_url, model, timeout_s=timeout)
 
+    def release_samplers(self) -> None:
+        """Drop the samplers that hold weights in this process (before training: one model in memory at a time;
+        the next call reloads them). A server's adapters stay loaded."""
+        if not self.backend.serves:
+            for location in list(self._generators):
+                self.forget(location)
+
     def forget(self, location: str) -> None:
+        """Drop the sampler of the checkpoint at `location`; an engine or server that holds its adapter unloads it."""
         gone = self._generators.pop(location, None)
         if gone is not None:
             self.usage["tokens"] += gone.generated_tokens
+            if hasattr(gone, "release"):
+                gone.release()
 
     # -- the held-out set --------------------------------------------------------------------------------
     def _evaluation_tasks(self, total: int, seed: int, exclude: frozenset[str] = frozenset()) -> list[Task]:

@@ -86,6 +86,8 @@ def configure(
     for family in reversed(chosen):  # the first family's defaults where they differ
         defaults.update(family.run_defaults)
     params = defaults.pop("train_params", {})
+    if "training.learning_rate" in named:  # the user's rate reaches every trainer, over a family's own rates
+        params = {m: {k: v for k, v in p.items() if "learning_rate" not in k} for m, p in params.items()}
     for name, value in defaults.items():
         config.set(name, value)
     for name, value in named.items():
@@ -175,8 +177,9 @@ def _check_name(name: str, value: Any) -> None:
 
     group, flag = REGISTRIES[name]
     registry = Registry(group)
-    if value not in registry and not (name == "training.trainer" and value == "auto"):
-        extra = "auto or " if name == "training.trainer" else ""
+    auto = name in ("training.trainer", "inference.backend")
+    if value not in registry and not (auto and value == "auto"):
+        extra = "auto or " if auto else ""
         raise UserError(f"{flag} {value}: choose {extra}one of {', '.join(registry)}")
 
 
@@ -201,6 +204,8 @@ def _check_choices(config: RunConfig, samples_given: int | None) -> None:
     from .labels import label_filter
     from .planning import PLANNERS
 
+    if config.inference.backend == "auto":
+        config.inference.backend, config.inference.backend_choice = choose_backend(config)
     backend = BACKENDS[config.inference.backend]
     for problem in (
         PLANNERS[agent.planner].check(config),
@@ -214,6 +219,26 @@ def _check_choices(config: RunConfig, samples_given: int | None) -> None:
         if config.training.adapter == "full":
             raise UserError(f"--backend {backend.name} serves each candidate as a LoRA adapter: drop --adapter full")
         config.training.adapter, config.training.lora_output = "lora", "adapter"
+
+
+def choose_backend(config: RunConfig) -> tuple[str, str]:
+    """What `--backend auto` means here, and why: vLLM on a GPU where it is installed; on a CPU, transformers. On 2
+    cores vLLM's CPU build answered 1.55x as fast as our loop from the base model (`bench/generate.py`), but from a
+    LoRA adapter, as every candidate is served, its CPU LoRA kernels answered ~0.2 prompts/s (40 greedy prompts in
+    200 s, tests/test_vllm.py's loop): a round spends more there than it saves."""
+    from ..tools.backends import on_gpu, vllm_problem
+
+    if config.training.adapter == "full":
+        return "transformers", "transformers: --adapter full (vLLM serves candidates as LoRA adapters)"
+    problem = vllm_problem()
+    if problem is not None:
+        return "transformers", "transformers: vLLM is not installed here"
+    if on_gpu():
+        return "vllm", "vllm: installed, and a GPU is here"
+    return "transformers", (
+        "transformers: on a CPU, vLLM's CPU build serves LoRA adapters (every candidate) several times slower than "
+        "this process's loop; --backend vllm chooses it anyway"
+    )
 
 
 def check_sandbox(name: str) -> Any:
@@ -246,6 +271,8 @@ def create_run(
     ctx.log(f"run started in {run_dir}: goal {config.goal!r}, model {location}")
     if config.tasks.task_choice:
         ctx.log(f"task families: {config.tasks.task_choice['reason']}")
+    if config.inference.backend_choice:
+        ctx.log(f"inference backend: {config.inference.backend_choice}")
     seed_report = Path(location) / "seed.json"
     if seed_report.is_file():  # a model from `autodidact seed`: say what it was trained on and how well it did
         seeded = json.loads(seed_report.read_text(encoding="utf-8"))

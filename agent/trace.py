@@ -56,6 +56,8 @@ def timeline(ctx: RunContext, app: Any) -> list[dict[str, Any]]:
             "start": before.created_at,
             "duration_s": round(_seconds(after.created_at) - _seconds(before.created_at), 2),
         }
+        if not entry["node"].startswith("gate_") and after.values.get("peak_rss_gb") is not None:
+            entry["peak_rss_gb"] = after.values["peak_rss_gb"]
         if entry["node"].startswith("gate_") and after.values.get("decisions"):
             decision = after.values["decisions"][-1]
             entry.update(verdict=decision["verdict"], route=decision["route"], reason=decision["reason"])
@@ -105,6 +107,8 @@ def build_trace(ctx: RunContext, app: Any) -> dict[str, Any]:
         "timeline": timeline(ctx, app),
         "tasks": ctx.config.tasks.families,
         "task_choice": ctx.config.tasks.task_choice,
+        "backend": ctx.config.inference.backend,
+        "backend_choice": ctx.config.inference.backend_choice,
         "transfer": comparison(ctx, values),
     }
 
@@ -244,6 +248,8 @@ def format_trace(trace: dict[str, Any]) -> str:
         out.append(f"champion: {trace['champion_problem']}")
     choice = trace.get("task_choice")
     out.append(f"task families: {choice['reason']}" if choice else "task families: named with --tasks")
+    if trace.get("backend"):
+        out.append(f"inference backend: {trace.get('backend_choice') or trace['backend'] + ' (named with --backend)'}")
     out.append("timeline:")
     for e in trace["timeline"]:
         start = e["start"][11:19]
@@ -251,7 +257,8 @@ def format_trace(trace: dict[str, Any]) -> str:
         verdict = f" {e['verdict']} -> {e['route']}: {e['reason']}" if "verdict" in e else ""
         extra = f" {e['reason']}" if e["node"].startswith("(") else ""
         flag = " (interrupted here)" if e.get("interrupted") else ""
-        out.append(f"  {start} {took}  round {e['round']} {e['node']:<14}{verdict}{extra}{flag}")
+        rss = f" peak {e['peak_rss_gb']:.1f} GB" if e.get("peak_rss_gb") is not None else ""
+        out.append(f"  {start} {took}  round {e['round']} {e['node']:<14}{rss}{verdict}{extra}{flag}")
     out += format_planner(trace["decisions"])
     out.append(format_table(trace))
     usage = trace.get("usage") or {}

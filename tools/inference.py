@@ -9,13 +9,12 @@ point group the way a plugin's backend does:
 | backend | samples | candidates |
 |---|---|---|
 | `transformers` | in this process, batched (`tools.generate.Generator`) | any checkpoint |
-| `vllm` | `vllm.LLM` in this process (`tools.backends.VLLMGenerator`) | LoRA adapters |
+| `vllm` | `vllm.LLM` in this process, GPU or CPU build (`tools.backends.VLLMGenerator`) | LoRA adapters |
 | `openai` | an OpenAI-compatible server (`tools.backends.ServerGenerator`) | LoRA adapters loaded into it |
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -50,16 +49,22 @@ def _vllm(location: str, config: Any) -> Any:
 
 
 def _check_vllm(config: Any) -> str | None:
-    if importlib.util.find_spec("vllm") is None:
-        return "--backend vllm needs vLLM and a GPU: pip install 'autodidact[vllm]'"
-    return None
+    from .backends import vllm_problem
+
+    problem = vllm_problem()
+    return f"--backend vllm: {problem}" if problem else None
 
 
 def _openai(location: str, config: Any) -> Any:
     from .backends import ServerGenerator
 
     inference = config.inference
-    return ServerGenerator(location, base_url=inference.backend_url, served_model=inference.backend_model)
+    return ServerGenerator(
+        location,
+        base_url=inference.backend_url,
+        served_model=inference.backend_model,
+        request_seeds=inference.request_seeds,
+    )
 
 
 def _check_openai(config: Any) -> str | None:
@@ -70,7 +75,11 @@ def _check_openai(config: Any) -> str | None:
 
 TRANSFORMERS = Backend("transformers", "this process, batched, CPU or GPU; any checkpoint", _transformers)
 VLLM = Backend(
-    "vllm", "vllm.LLM in this process (GPU); candidates as LoRA requests", _vllm, _check_vllm, lora_adapters=True
+    "vllm",
+    "vllm.LLM in this process (vLLM on a GPU, its CPU build on a CPU); candidates as LoRA requests",
+    _vllm,
+    _check_vllm,
+    lora_adapters=True,
 )
 OPENAI = Backend(
     "openai",

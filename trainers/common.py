@@ -172,7 +172,7 @@ def common_args(params: TrainParams, work: Path, adapter: str) -> dict[str, Any]
         "lr_scheduler_type": "linear",
         "bf16": params.bf16,
         "use_cpu": True,
-        "activation_checkpointing": False,  # ample memory here, and recomputation is slower
+        checkpointing_arg(): False,  # ample memory here, and recomputation is slower
         "logging_steps": 1,
         "save_strategy": "no",
         "report_to": [],
@@ -180,6 +180,15 @@ def common_args(params: TrainParams, work: Path, adapter: str) -> dict[str, Any]
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
     }
+
+
+def checkpointing_arg() -> str:
+    """The training argument that turns activation checkpointing on or off (transformers 5.20 renamed it from
+    `gradient_checkpointing`; vLLM's CPU build pins an earlier transformers)."""
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    return "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
 
 
 def work_dir(output: Path) -> Path:

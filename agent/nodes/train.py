@@ -127,6 +127,7 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
     ctx.log(f"round {round_no}: train: {method} on {len(items)} {trainer.data} ({params.to_dict()})")
     base, logs = ctx.resolve(state["champion"]), ctx.run.log_dir(round_no)
     common: dict[str, Any] = {"base": base, "output_dir": output, "log_dir": logs, "progress": not ctx.quiet}
+    ctx.release_samplers()
     try:
         result = trainer.train(items=items, params=params, verify_all=ctx.verify_all, **common)
     except TrainingError as exc:

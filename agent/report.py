@@ -174,6 +174,25 @@ def plot_time(timeline: list[dict[str, Any]]) -> str:
     return _svg(fig)
 
 
+def plot_memory(timeline: list[dict[str, Any]]) -> str | None:
+    """Each stage's peak resident memory per round (GB); None for a run that did not record it."""
+    per: dict[str, dict[int, float]] = defaultdict(dict)
+    for e in timeline:
+        if e.get("peak_rss_gb") is not None and e["round"] > 0:
+            per[e["node"]][e["round"]] = max(per[e["node"]].get(e["round"], 0.0), e["peak_rss_gb"])
+    if not per:
+        return None
+    fig, ax = _figure("Peak memory per stage (GB RSS)")
+    for stage, by_round in per.items():
+        rounds = sorted(by_round)
+        ax.plot(rounds, [by_round[r] for r in rounds], marker="o", label=stage)
+    ax.set_xlabel("round")
+    ax.set_xticks(sorted({r for by_round in per.values() for r in by_round}))
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    return _svg(fig)
+
+
 def samples(ctx: RunContext, rounds: list[dict[str, Any]], unreadable: list[str]) -> list[dict[str, Any]]:
     """Up to SAMPLES_PER_STAGE attempts and repairs per round, passed and failed ones alike."""
     out = []
@@ -242,7 +261,8 @@ def render(ctx: RunContext, trace: dict[str, Any], unreadable: list[str] | None 
     rounds = trace["rounds"]
     final = trace.get("final")
     plots = [plot_pass_rates(rounds), plot_levels(rounds), plot_funnel(rounds), plot_losses(ctx, rounds, unreadable),
-             plot_difficulty(ctx, rounds, unreadable), plot_time(trace["timeline"])] if rounds else []  # fmt: skip
+             plot_difficulty(ctx, rounds, unreadable), plot_time(trace["timeline"]),
+             plot_memory(trace["timeline"])] if rounds else []  # fmt: skip
     plots = [p for p in plots if p]
     head = f"<h1>autodidact run</h1><p><b>Goal:</b> {html.escape(trace['goal'])}<br><b>Status:</b> {trace['status']}"
     head += f"<br><b>Champion:</b> {html.escape(str(trace['champion']))}"

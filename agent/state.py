@@ -201,6 +201,8 @@ class RunState(TypedDict, total=False):
     """Every gate decision, in order."""
     usage: Annotated[dict[str, float], add_usage]
     """What the run has spent: wall_s (in nodes), sandbox_s, tokens (generated), train_steps."""
+    peak_rss_gb: float | None
+    """The peak resident memory of the node that ran last (GB; the trace keeps each node's)."""
     stop_reason: str | None
     """Set by a gate that ends the run after closing the round (a spent budget, a failing sandbox)."""
 

@@ -29,6 +29,9 @@ def test_the_timeline_lists_every_node_with_its_gate_verdict(finished_run, capsy
     assert [(g["verdict"], g["reason"]) for g in gates] == [(d["verdict"], d["reason"]) for d in t["decisions"]]
     assert all(e["duration_s"] >= 0 for e in t["timeline"])
     assert sum(e["duration_s"] for e in t["timeline"] if e["node"] == "acquire") > 0
+    # Each node's own peak memory (the kernel's peak is reset before it).
+    peaks = {e["node"]: e["peak_rss_gb"] for e in t["timeline"] if not e["node"].startswith("gate_")}
+    assert set(peaks) >= {"plan", "acquire", "train", "evaluate"} and all(0 < v < 24 for v in peaks.values())
 
 
 def test_drill_down_shows_the_attempts_of_a_stage_with_their_verdicts(finished_run, capsys):
@@ -78,7 +81,8 @@ def test_the_report_opens_in_a_browser_with_its_plots_and_sample_browser(finishe
     dom = subprocess.run(
         [browser, *flags, "--virtual-time-budget=5000", "--dump-dom", url], capture_output=True, text=True, timeout=120
     ).stdout
-    assert dom.count("<svg") == 6, "six plots"
+    assert dom.count("<svg") == 7, "seven plots"
+    assert "Peak memory per stage" in dom
     assert "Held-out pass@1 per difficulty level" in dom
     assert 'data-ready="1"' in dom, "the sample browser's script ran"
     assert dom.count('class="sample"') > 0 and " shown</span>" in dom

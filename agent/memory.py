@@ -1,0 +1,27 @@
+"""Peak resident memory per graph node: Linux keeps a process's peak RSS (VmHWM), and resets it on request
+(writing 5 to /proc/self/clear_refs), so each node's own peak is read, not the run's running maximum."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+_STATUS = Path("/proc/self/status")
+_CLEAR = Path("/proc/self/clear_refs")
+
+
+def reset_peak() -> None:
+    """Start a new peak from the memory in use now (a no-op where the kernel does not allow it)."""
+    try:
+        _CLEAR.write_text("5")
+    except OSError:
+        pass
+
+
+def peak_gb() -> float | None:
+    """This process's peak RSS since the last `reset_peak`, in GB (None where /proc does not tell)."""
+    try:
+        found = re.search(r"VmHWM:\s+(\d+) kB", _STATUS.read_text())
+    except OSError:
+        return None
+    return round(int(found.group(1)) / 2**20, 2) if found else None

@@ -130,6 +130,13 @@ def test_the_family_sets_its_defaults_and_the_users_flags_win():
     assert general is None  # another family: each trainer's own default
 
 
+def test_a_familys_own_learning_rate_gives_way_to_the_users():
+    arithmetic = _config("--tasks", "arithmetic").training.params
+    assert arithmetic == {"sft": {"lora_learning_rate": 1e-3}}
+    given = _config("--tasks", "arithmetic", "--learning-rate", "1e-4", "--train-param", "sft.epochs=1")
+    assert given.training.learning_rate == 1e-4 and given.training.params == {"sft": {"epochs": 1.0}}
+
+
 def test_levels_are_checked_against_the_families():
     assert _config("--tasks", "addition", "--levels", "6,7,8").tasks.levels == [6, 7, 8]
     with pytest.raises(UserError, match=r"levels of addition \(1-12\)"):

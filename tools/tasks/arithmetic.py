@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from typing import Any
 
 from ...prompts import render
 from ...sandbox import Limits, Sandbox
@@ -79,7 +80,13 @@ class Arithmetic(TaskFamily):
     max_new_tokens = 160
     # No repair round: the feedback on a wrong number says only that it is wrong, which leaves a repair
     # nothing to go on but a guess; a program that failed gets its traceback, but is rare.
-    run_defaults = {"max_repairs": 0, "transfer": "none"}  # no benchmark of code-writing to transfer to
+    run_defaults: dict[str, Any] = {
+        "max_repairs": 0,
+        "transfer": "none",  # no benchmark of code-writing to transfer to
+        # One answer format and no unseen templates to forget: retraining round 1 of the default run (seed 0) on
+        # its 79 rows with LoRA took held-out 30 -> 55 at 2e-4, 74 at 1e-3 (guard 54/54; whole at 5e-5: 76).
+        "train_params": {"sft": {"lora_learning_rate": 1e-3}},
+    }
 
     def generate(
         self, *, split: Split, difficulty: int, n: int, seed: int, exclude_prompts: frozenset[str] = frozenset()

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..sandbox import Sandbox, get_sandbox
 from ..tools.generate import SamplingParams
-from ..tools.inference import BACKENDS, Backend
+from ..tools.inference import BACKENDS, Backend, choose_backend
 from ..tools.tasks import Task, TaskFamily, Verdict, family_class, verify_each
 from ..tools.tasks.written import Written
 from .config import RunConfig
@@ -87,7 +87,10 @@ class RunContext:
 
     @property
     def backend(self) -> Backend:
-        return BACKENDS[self.config.inference.backend]
+        """The run's inference backend (`auto` is settled when a run is configured; a config made in code may still
+        say auto)."""
+        name = self.config.inference.backend
+        return BACKENDS[choose_backend(self.config)[0] if name == "auto" else name]
 
     @cached_property
     def label_filter(self) -> LabelFilter:

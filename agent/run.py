@@ -199,7 +199,7 @@ def _check_choices(config: RunConfig, samples_given: int | None) -> None:
     agent = config.agent
     agent.critic_model = agent.critic_model or agent.planner_model
     agent.critic_base_url = agent.critic_base_url or agent.planner_base_url
-    from ..tools.inference import BACKENDS
+    from ..tools.inference import BACKENDS, choose_backend
     from .critics import CRITICS
     from .labels import label_filter
     from .planning import PLANNERS
@@ -219,26 +219,6 @@ def _check_choices(config: RunConfig, samples_given: int | None) -> None:
         if config.training.adapter == "full":
             raise UserError(f"--backend {backend.name} serves each candidate as a LoRA adapter: drop --adapter full")
         config.training.adapter, config.training.lora_output = "lora", "adapter"
-
-
-def choose_backend(config: RunConfig) -> tuple[str, str]:
-    """What `--backend auto` means here, and why: vLLM on a GPU where it is installed; on a CPU, transformers. On 2
-    cores vLLM's CPU build answered 1.55x as fast as our loop from the base model (`bench/generate.py`), but from a
-    LoRA adapter, as every candidate is served, its CPU LoRA kernels answered ~0.2 prompts/s (40 greedy prompts in
-    200 s, tests/test_vllm.py's loop): a round spends more there than it saves."""
-    from ..tools.backends import on_gpu, vllm_problem
-
-    if config.training.adapter == "full":
-        return "transformers", "transformers: --adapter full (vLLM serves candidates as LoRA adapters)"
-    problem = vllm_problem()
-    if problem is not None:
-        return "transformers", "transformers: vLLM is not installed here"
-    if on_gpu():
-        return "vllm", "vllm: installed, and a GPU is here"
-    return "transformers", (
-        "transformers: on a CPU, vLLM's CPU build serves LoRA adapters (every candidate) several times slower than "
-        "this process's loop; --backend vllm chooses it anyway"
-    )
 
 
 def check_sandbox(name: str) -> Any:

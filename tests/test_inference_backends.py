@@ -10,9 +10,9 @@ import pytest
 from chat_server import ScriptedChatServer
 
 from autodidact.agent.config import RunConfig
-from autodidact.agent.run import choose_backend
 from autodidact.tools import backends
 from autodidact.tools.backends import ServerGenerator, adapter_name, core_list, prepare_vllm_cpu
+from autodidact.tools.inference import choose_backend
 
 
 def test_cores_are_written_as_vllm_binds_them():

@@ -90,7 +90,28 @@ OPENAI = Backend(
     serves=True,
 )
 
+
+def choose_backend(config: Any) -> tuple[str, str]:
+    """What `--backend auto` means here, and why: vLLM on a GPU where it is installed; on a CPU, transformers. On 2
+    cores vLLM's CPU build answered 1.55x as fast as our loop from the base model (`bench/generate.py`), but from a
+    LoRA adapter, as every candidate is served, its CPU LoRA kernels answered ~0.2 prompts/s (40 greedy prompts in
+    200 s, tests/test_vllm.py's loop): a round spends more there than it saves."""
+    from . import backends
+
+    if config.training.adapter == "full":
+        return "transformers", "transformers: --adapter full (vLLM serves candidates as LoRA adapters)"
+    problem = backends.vllm_problem()
+    if problem is not None:
+        return "transformers", "transformers: vLLM is not installed here"
+    if backends.on_gpu():
+        return "vllm", "vllm: installed, and a GPU is here"
+    return "transformers", (
+        "transformers: on a CPU, vLLM's CPU build serves LoRA adapters (every candidate) several times slower than "
+        "this process's loop; --backend vllm chooses it anyway"
+    )
+
+
 BACKENDS: Mapping[str, Backend] = Registry("backends")
 """Every inference backend, built-in or plugin, by name (entry point group `autodidact.backends`)."""
 
-__all__ = ["BACKENDS", "Backend", "OPENAI", "TRANSFORMERS", "VLLM"]
+__all__ = ["BACKENDS", "Backend", "OPENAI", "TRANSFORMERS", "VLLM", "choose_backend"]

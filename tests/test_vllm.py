@@ -129,8 +129,10 @@ def trace(run_dir: Path, capsys) -> dict:
 def check_two_rounds(run_dir: Path, t: dict, backend: str) -> None:
     assert t["status"] == "finished" and len(t["rounds"]) == 2, t["decisions"]
     assert json.loads((run_dir / "run.json").read_text())["config"]["inference"]["backend"] == backend
-    for r in t["rounds"]:
-        assert r["eval"]["n"] == 12, r
+    assert all(r["counts"]["attempts"] > 0 for r in t["rounds"]), "every round sampled on the backend"
+    # A round whose training the gate refused (a flat DPO loss, retried once) closes without an evaluation.
+    evaluated = [r for r in t["rounds"] if r.get("eval")]
+    assert all(r["eval"]["n"] == 12 for r in evaluated), evaluated
     trained = [r for r in t["rounds"] if r.get("checkpoint")]
     assert trained, t["decisions"]
     for r in trained:

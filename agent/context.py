@@ -85,10 +85,10 @@ class RunContext:
         path = self.run.path / location
         return str(path) if not Path(location).is_absolute() and path.exists() else location
 
-    @property
+    @cached_property
     def backend(self) -> Backend:
         """The run's inference backend (`auto` is settled when a run is configured; a config made in code may still
-        say auto)."""
+        say auto, settled here once)."""
         name = self.config.inference.backend
         return BACKENDS[choose_backend(self.config)[0] if name == "auto" else name]
 

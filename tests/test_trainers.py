@@ -19,6 +19,7 @@ from autodidact.trainers import (
     GRPOParams,
     SFTParams,
     TrainingError,
+    batch_args,
     choose_adapter,
     train_dpo,
     train_grpo,
@@ -225,3 +226,30 @@ def test_a_time_limit_stops_training_after_the_step_that_passes_it(tiny_model, t
         progress=False,
     )
     assert result.steps == 1 and changed(tiny_model, tmp_path / "limited")
+
+
+def test_a_batch_in_micro_batches_is_one_step_of_the_whole_batch(tiny_model, tasks, tmp_path):
+    assert batch_args(8, 2) == {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 4}
+    assert batch_args(6, 4) == {"per_device_train_batch_size": 3, "gradient_accumulation_steps": 2}
+    assert batch_args(4, 16) == {"per_device_train_batch_size": 4, "gradient_accumulation_steps": 1}
+    with pytest.raises(TrainingError, match="at least 1"):
+        batch_args(8, 0)
+    rows = reference_rows(tiny_model, tasks)[:8]
+    losses = {}
+    for micro in (8, 2):
+        params = SFTParams(epochs=1, **{**FAST, "batch_size": 8, "warmup_steps": 0}, micro_batch_size=micro)
+        result = train_sft(base=str(tiny_model), rows=rows, output_dir=tmp_path / f"m{micro}", params=params)
+        assert result.steps == 1
+        losses[micro] = result.losses[0]
+    assert losses[2] == pytest.approx(losses[8], rel=1e-3)
+
+
+def test_grpo_groups_must_fill_the_batch_its_passes_make():
+    with pytest.raises(TrainingError, match="multiple of num_generations 4"):
+        train_grpo(
+            base="unused",
+            prompts=[{"prompt": "p", "task": "{}"}],
+            reward=lambda **kw: [],
+            output_dir="unused",
+            params=GRPOParams(batch_size=8, micro_batch_size=3),
+        )

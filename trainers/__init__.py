@@ -3,7 +3,7 @@
 from collections.abc import Iterator, Mapping
 
 from ..plugins import Registry
-from .common import TrainingError, TrainParams, TrainResult, choose_adapter
+from .common import TrainingError, TrainParams, TrainResult, batch_args, choose_adapter
 from .dpo import DPOParams, train_dpo
 from .grpo import GRPOParams, train_grpo, verified_reward
 from .sft import SFTParams, train_sft
@@ -38,6 +38,7 @@ __all__ = [
     "TrainParams",
     "TrainResult",
     "TrainingError",
+    "batch_args",
     "choose_adapter",
     "train_dpo",
     "train_grpo",

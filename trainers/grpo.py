@@ -17,7 +17,16 @@ from typing import Any
 
 from ..tools.tasks import Task, get_family
 from ..tools.verify import Verdict
-from .common import TrainingError, TrainParams, TrainResult, common_args, load_for_training, run_trainer, work_dir
+from .common import (
+    TrainingError,
+    TrainParams,
+    TrainResult,
+    batch_args,
+    common_args,
+    load_for_training,
+    run_trainer,
+    work_dir,
+)
 
 VerifyAll = Callable[[list[tuple[Task, str]]], list[Verdict]]
 """Verifies each (task, code) in the sandbox and returns the verdicts in order (`RunContext.verify_all`)."""
@@ -78,8 +87,12 @@ def train_grpo(
 
     if not prompts:
         raise TrainingError("no prompts to train on")
-    if params.batch_size % params.num_generations:
-        raise TrainingError(f"batch_size {params.batch_size} is not a multiple of num_generations")
+    batch = batch_args(params.batch_size, params.micro_batch_size)
+    if (batch["per_device_train_batch_size"] * batch["gradient_accumulation_steps"]) % params.num_generations:
+        raise TrainingError(
+            f"batch_size {params.batch_size} in passes of micro_batch_size {params.micro_batch_size} is not a "
+            f"multiple of num_generations {params.num_generations}"
+        )
     output = Path(output_dir)
     model, tokenizer, adapter, peft_config = load_for_training(base, params)
     tokenizer.padding_side = "left"

@@ -8,7 +8,8 @@ A step of the script is a dict:
 - `sleep`: seconds to wait before answering (longer than the client's timeout: a timeout)
 - `drop`: close the connection without an answer (a server that went away)
 A callable step is called with the request body and returns a step. Requests without tools (the critic's) are
-answered by `plain`, requests with tools by the next step of `script` (then `after`).
+answered by `plain`, requests with tools by the next step of `script` (then `after`). Its model list names `owner`
+as the models' owner ("vllm" makes it pass for a vLLM server).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class ScriptedChatServer:
         *,
         after: Step | None = None,
         plain: Step | None = None,
+        owner: str = "scripted",
     ) -> None:
         self.script = list(script)
         self.after = after or {"content": "I have nothing more to add."}
@@ -43,6 +45,12 @@ class ScriptedChatServer:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
                 return None
+
+            def do_GET(self) -> None:
+                if self.path.endswith("/models"):  # vLLM's model cards say owned_by "vllm"
+                    self._send(200, {"object": "list", "data": [{"id": "m", "object": "model", "owned_by": owner}]})
+                else:
+                    self._send(404, {"error": "not found"})
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")

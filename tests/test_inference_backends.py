@@ -12,6 +12,7 @@ from chat_server import ScriptedChatServer
 from autodidact.agent.config import RunConfig
 from autodidact.tools import backends
 from autodidact.tools.backends import ServerGenerator, adapter_name, core_list, prepare_vllm_cpu
+from autodidact.tools.generate import SamplingParams
 from autodidact.tools.inference import choose_backend
 
 
@@ -71,3 +72,14 @@ def test_a_released_adapter_leaves_the_server(tmp_path):
     name = adapter_name(str(adapter))
     assert [a["lora_name"] for a in server.adapters] == [name]
     assert server.unloaded == [{"lora_name": name}]
+
+
+@pytest.mark.parametrize("owner", ["vllm", "someone-else"])
+def test_only_a_vllm_server_is_sent_vllm_fields(owner):
+    reply = "```python\nprint(1)\n```\nand more words"
+    with ScriptedChatServer([], plain={"content": reply}, owner=owner) as server:
+        gen = ServerGenerator("base", base_url=server.url, served_model="base")
+        answers = gen.complete(["q1", "q2"], SamplingParams(n=1, max_new_tokens=32))
+    assert answers == [["```python\nprint(1)\n```"]] * 2  # cut after the first code block either way
+    sent = [(r.get("stop"), r.get("include_stop_str_in_output")) for r in server.requests]
+    assert sent == ([(["\n```\n"], True)] * 2 if owner == "vllm" else [(None, None)] * 2)

@@ -99,6 +99,19 @@ class ServerGenerator:
         self._loaded = False
         self.request_seeds = request_seeds
         """Send each request's seed (not to a server on vLLM's CPU build: see `VLLMGenerator.complete_raw`)."""
+        self._vllm: bool | None = None
+
+    def speaks_vllm(self) -> bool:
+        """Whether the server is vLLM (its model list says `owned_by: vllm`), asked once. Only vLLM is sent
+        vLLM's own request fields; another server samples to its end token and the reply is cut here."""
+        import openai
+
+        if self._vllm is None:
+            try:
+                self._vllm = any(m.owned_by == "vllm" for m in self.client.models.list().data)
+            except openai.OpenAIError:
+                self._vllm = False
+        return self._vllm
 
     def load_adapter(self) -> None:
         """Load this checkpoint, a LoRA adapter, into the running server (one already there is fine; the base
@@ -143,6 +156,11 @@ class ServerGenerator:
 
         if not self._loaded:
             self.load_adapter()
+        extras: dict[str, Any] = {}
+        if params.stop_after_code and self.speaks_vllm():
+            # Stop at the first closing fence and keep it (vLLM's field; a server that drops the stop string
+            # would leave every code block open).
+            extras = {"stop": list(CODE_STOP), "extra_body": {"include_stop_str_in_output": True}}
 
         def one(message: str) -> list[str]:
             try:
@@ -154,8 +172,7 @@ class ServerGenerator:
                     top_p=params.top_p if params.temperature > 0 else 1.0,
                     max_tokens=params.max_new_tokens,
                     seed=params.seed if self.request_seeds else None,
-                    stop=list(CODE_STOP) if params.stop_after_code else None,
-                    extra_body={"include_stop_str_in_output": True},  # vLLM's: keep the closing fence
+                    **extras,
                 )
             except openai.OpenAIError as exc:
                 raise ModelError(f"{self.base_url} could not sample from {self.name}: {exc}") from None

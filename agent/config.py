@@ -134,6 +134,11 @@ class CurriculumConfig:
     frontier_probe: int = _f(
         50, "Frontier curriculum: fresh practice tasks per level the plan measures.", positive=True
     )
+    promotion_probe: int = _f(
+        20,
+        "Band curriculum: fresh practice tasks per level the plan measures the champion on after a promotion (the "
+        "last acquire's rates are the old champion's); 0 plans from those instead.",
+    )
 
 
 @dataclass(kw_only=True)

@@ -191,8 +191,8 @@ class RunState(TypedDict, total=False):
     current: RoundRecord
     """The record of the round in progress: plan, counts, files, train and eval numbers."""
     level_stats: dict[str, list[int]]
-    """Per difficulty level, [verified, attempts] in the latest acquire (drives the curriculum; after a promotion
-    they are the old champion's, a prior for the new one until its first acquire)."""
+    """Per difficulty level, [verified, attempts] in the latest acquire (drives the band curriculum; after a
+    promotion the plan measures the new champion instead, see `curriculum.promotion_probe`)."""
     route: str
     """Where the last gate sent the run (read by the routers)."""
     history: Annotated[list[dict[str, Any]], operator.add]

@@ -184,3 +184,23 @@ def test_rollback_returns_the_champion_to_its_parent(finished_run, tmp_path, cap
     assert after["decisions"][-1]["stage"] == "rollback"
     assert (run_dir / "champion").read_text().strip() == parent
     assert main(["rollback", str(run_dir), "--to", "models/round-9"]) == 2
+
+
+def test_after_a_promotion_the_band_curriculum_measures_the_new_champion(finished_run):
+    from autodidact.agent.nodes.plan import curriculum_plan
+    from autodidact.agent.planning.desk import PlannerDesk
+    from autodidact.agent.run import open_run
+
+    ctx = open_run(finished_run)
+    family = ctx.family("python-functions")
+    stale = {"1": [1, 10]}  # the old champion's acquire: 10%
+    champion = ctx.resolve(ctx.run.store().champions()[-1]["champion"])
+    for promoted in (True, False):
+        state = {"champion": champion, "level_stats": stale, "history": [{"round": 1, "promoted": promoted}]}
+        decided, probe = curriculum_plan(ctx, state, 2, PlannerDesk(ctx, state, 2), family, tasks=8)
+        if promoted:
+            assert probe is not None and probe["1"][1] == ctx.config.curriculum.promotion_probe
+            assert f"L1={probe['1'][0] / probe['1'][1]:.0%}" in decided.reason
+            assert "the new champion greedy on 20 fresh tasks per level" in decided.reason
+        else:
+            assert probe is None and "L1=10%" in decided.reason

@@ -64,14 +64,25 @@ def curriculum_plan(
 ) -> tuple[Plan, dict[str, list[int]] | None]:
     """The curriculum planner's decision, filed through the same `plan_round` tool as the LLM's, and the frontier
     probe it measured the champion with (None where it used the last acquire's figures)."""
-    levels = tuple(ctx.config.tasks.levels) if ctx.config.tasks.levels else family.levels
+    cfg = ctx.config
+    levels = tuple(cfg.tasks.levels) if cfg.tasks.levels else family.levels
+    history = state.get("history", [])
+    per_level = cfg.curriculum.frontier_probe if family.curriculum == "frontier" else 0
+    if not per_level and history and history[-1].get("promoted"):
+        # The last acquire measured the champion before it was replaced: a stronger one would be sent back to
+        # levels it now masters (the arithmetic run practised L1 at "17%" with a champion that passed 87% of it).
+        per_level = cfg.curriculum.promotion_probe
     probe = None
-    if family.curriculum == "frontier" and round_no <= ctx.config.budget.rounds:
-        probe = measure_levels(ctx, family, levels, state["champion"], round_no)
+    if per_level and round_no <= cfg.budget.rounds:
+        probe = measure_levels(ctx, family, levels, state["champion"], round_no, per_level)
     stats = state.get("level_stats", {}) if probe is None else probe
-    decided = plan_round(ctx.config, round_no, stats, levels, family.curriculum, tasks=tasks)
+    decided = plan_round(cfg, round_no, stats, levels, family.curriculum, tasks=tasks)
     if decided.stop:
         return decided, probe
+    if probe is not None and family.curriculum != "frontier":
+        decided = replace(
+            decided, reason=f"{decided.reason}; the new champion greedy on {per_level} fresh tasks per level"
+        )
     desk.author = "curriculum"
     counts = {str(k): v for k, v in decided.tasks_per_level.items() if v > 0}
     arguments = {

@@ -214,7 +214,14 @@ class PlannerDesk:
         known = self.levels_of(family) if family in self.families() else ()
         if not known or not levels or not set(levels) <= set(known):
             raise Rejected(f"{family} levels {levels}: choose levels among {list(known) or 'none'}")
-        stats = measure_levels(self.ctx, self.ctx.family(family), tuple(levels), self.state["champion"], self.round_no)
+        stats = measure_levels(
+            self.ctx,
+            self.ctx.family(family),
+            tuple(levels),
+            self.state["champion"],
+            self.round_no,
+            self.ctx.config.curriculum.frontier_probe,
+        )
         return {f"L{k}": {"accuracy": round(v[0] / v[1], 3), "tried": v[1]} for k, v in sorted(stats.items())}
 
     def run_python(self, code: str) -> dict[str, Any]:

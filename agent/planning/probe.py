@@ -10,9 +10,9 @@ from ..stats import tally
 
 
 def measure_levels(
-    ctx: RunContext, family: TaskFamily, levels: tuple[int, ...], champion: str, round_no: int
+    ctx: RunContext, family: TaskFamily, levels: tuple[int, ...], champion: str, round_no: int, per_level: int
 ) -> dict[str, list[int]]:
-    """[passed, tried] of the champion, greedy, on `frontier_probe` fresh practice tasks at each level (never the
+    """[passed, tried] of the champion, greedy, on `per_level` fresh practice tasks at each level (never the
     held-out tasks: those only judge candidates)."""
     cfg = ctx.config
     protected = frozenset(t.prompt for t in ctx.heldout() + ctx.guard_candidates())
@@ -23,7 +23,7 @@ def measure_levels(
         for t in family.generate(
             split="train",
             difficulty=level,
-            n=cfg.curriculum.frontier_probe,
+            n=per_level,
             seed=seed + level,
             exclude_prompts=protected,
         )

@@ -18,7 +18,7 @@ from langgraph.graph import END, START, StateGraph
 
 from .context import RunContext
 from .gate import ROUTES, gate_node, route
-from .memory import peak_gb, reset_peak
+from .memory import give_back, peak_gb, reset_peak
 from .nodes.acquire import acquire
 from .nodes.close import promote, rollback
 from .nodes.evaluate import evaluate
@@ -57,11 +57,13 @@ def _bind(
         before = _spent(ctx)
         reset_peak()
         update = fn(state, ctx)
+        peak = peak_gb()
+        give_back()
         after = _spent(ctx)
         # The node's share of the budget goes into the state with its result (so a resumed run counts it once),
         # and so does its peak memory (the trace's timeline shows it per node).
         usage = {k: round(after[k] - before[k], 3) for k in after}
-        return {**update, "usage": usage, "peak_rss_gb": peak_gb()}
+        return {**update, "usage": usage, "peak_rss_gb": peak}
 
     node.__name__ = fn.__name__
     return node

@@ -52,7 +52,7 @@ def chat_prompt(tokenizer: Any, user_message: str) -> str:
 
 
 class Generator:
-    """Samples completions from one model checkpoint (bf16 on the CPU)."""
+    """Samples completions from one model checkpoint (bf16; on the GPU where there is one, else the CPU)."""
 
     def __init__(
         self, location: str, *, batch_size: int = 32, workers: int = 1, dtype: torch.dtype = torch.bfloat16
@@ -62,7 +62,7 @@ class Generator:
         self.workers = max(1, workers)
         self.tokenizer = load_tokenizer(location)
         self.tokenizer.padding_side = "left"
-        self.model = load_model(location, dtype=dtype)
+        self.model = load_model(location, dtype=dtype).to("cuda" if torch.cuda.is_available() else "cpu")
         # transformers 5.20 renamed the KV cache argument and output from `past_key_values` to `cache` (vLLM's
         # CPU build pins an earlier transformers).
         self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"

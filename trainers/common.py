@@ -168,6 +168,8 @@ def load_for_training(base: str, params: TrainParams) -> tuple[Any, Any, str, An
 
 def common_args(params: TrainParams, work: Path, adapter: str) -> dict[str, Any]:
     """The TRL config arguments every method shares (CPU-friendly; logs every step; no checkpoints mid-run)."""
+    import torch
+
     return {
         "output_dir": str(work / "trainer"),
         "num_train_epochs": params.epochs,
@@ -177,7 +179,7 @@ def common_args(params: TrainParams, work: Path, adapter: str) -> dict[str, Any]
         "warmup_steps": params.warmup_steps,
         "lr_scheduler_type": "linear",
         "bf16": params.bf16,
-        "use_cpu": True,
+        "use_cpu": not torch.cuda.is_available(),
         checkpointing_arg(): False,  # ample memory here, and recomputation is slower
         "logging_steps": 1,
         "save_strategy": "no",

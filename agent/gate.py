@@ -208,6 +208,25 @@ def loss_is_falling(losses: list[float]) -> bool:
     return last < first
 
 
+RISE = 0.25
+"""Within one pass over its rows, an SFT loss may end up to this share above where it started and still count as
+a fit (see `loss_fits`)."""
+
+
+def loss_fits(losses: list[float], method: str, epochs: float) -> bool:
+    """Whether the training loss shows a fit. In general it must fall. SFT within one pass over its rows is the
+    exception: each step's loss is measured on rows not yet trained on, which are the model's own verified
+    samples, already likely under it (a loss of about 0.05 per token), so it may stay flat. It must not rise by
+    more than RISE (a rate too high), and the held-out evaluation judges what it learned. On the default goal,
+    seed 1's round 2 (quarters 0.085 -> 0.096) was refused, retrained at half the rate and refused again; trained
+    once more and evaluated, it scored 48 against the champion's 44 (p = 0.17): the evaluation decides that in
+    half a minute, where the retry took three."""
+    if method == "sft" and 0 < epochs <= 1:
+        first, last = loss_quarters(losses)
+        return len(losses) < 2 or last <= first * (1 + RISE)
+    return loss_is_falling(losses)
+
+
 FLAT = 0.02
 """A loss whose last quarter is within this share of its first did not move: the learning rate was too low."""
 
@@ -275,10 +294,16 @@ def _judge_training(state: RunState, config: RunConfig) -> Decision:
             return _decision(state, "train", "rollback", "rollback", why, **numbers)
         fit = f"mean reward {r_first:.2f} -> {r_last:.2f}"
     else:
-        if not loss_is_falling(losses):
-            why = f"the loss did not fall (mean of first quarter {first:.3f}, of last quarter {last:.3f})"
+        epochs = float(train.get("params", {}).get("epochs", 0) or 0)
+        quarters = f"mean of first quarter {first:.3f}, of last quarter {last:.3f}"
+        if not loss_fits(losses, method, epochs):
+            rose = method == "sft" and 0 < epochs <= 1
+            why = f"the loss rose over one pass ({quarters})" if rose else f"the loss did not fall ({quarters})"
             return _retryable(state, "train", "rollback", "rollback", why, **numbers)
-        fit = f"the loss fell (mean of first quarter {first:.3f}, of last quarter {last:.3f})"
+        if last < first:
+            fit = f"the loss fell ({quarters})"
+        else:
+            fit = f"the loss held within one pass over new rows ({quarters}); the held-out tasks judge it"
     probe = train.get("probe")
     if probe:
         numbers["probe"] = probe

@@ -72,6 +72,18 @@ def test_a_flat_loss_is_retried_at_twice_the_rate_a_rising_one_at_half():
     assert retry_changes("train", state_with(train=rising))["retry_params"] == {"learning_rate": 1e-4}
 
 
+def test_sft_within_one_pass_needs_a_loss_that_holds_not_one_that_falls():
+    one_pass = {"method": "sft", "params": {"epochs": 0.9, "lora_learning_rate": 2e-4}}
+    held = judge_train(state_with(train={**one_pass, "losses": [0.052, 0.05, 0.061, 0.058, 0.055, 0.059]}), CFG)
+    assert held["route"] == "evaluate" and "the held-out tasks judge it" in held["reason"]
+    rose = judge_train(state_with(train={**one_pass, "losses": [0.05, 0.05, 0.06, 0.07, 0.08, 0.09]}), CFG)
+    assert rose["verdict"] == "retry" and "rose over one pass" in rose["reason"]
+    # Over repeated rows, and for DPO at any length, the loss must fall.
+    for method, epochs in (("sft", 2.0), ("dpo", 0.9)):
+        flat = {"method": method, "params": {"epochs": epochs}, "losses": [0.693, 0.692, 0.694, 0.693]}
+        assert judge_train(state_with(train=flat), CFG)["verdict"] == "retry"
+
+
 def test_a_retry_changes_the_stage_parameters():
     from autodidact.agent.gate import retry_changes
 

@@ -18,7 +18,7 @@ from langgraph.graph import END, START, StateGraph
 
 from .context import RunContext
 from .gate import ROUTES, gate_node, route
-from .memory import give_back, peak_gb, reset_peak
+from .memory import GIVE_BACK_ABOVE_GB, give_back, in_use_gb, peak_gb, reset_peak
 from .nodes.acquire import acquire
 from .nodes.close import promote, rollback
 from .nodes.evaluate import evaluate
@@ -56,9 +56,11 @@ def _bind(
     def node(state: RunState) -> dict[str, Any]:
         before = _spent(ctx)
         reset_peak()
+        start = in_use_gb()
         update = fn(state, ctx)
         peak = peak_gb()
-        give_back()
+        if peak is not None and start is not None and peak - start > GIVE_BACK_ABOVE_GB:
+            give_back()
         after = _spent(ctx)
         # The node's share of the budget goes into the state with its result (so a resumed run counts it once),
         # and so does its peak memory (the trace's timeline shows it per node).

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 import torch
 
-from autodidact.agent.memory import give_back, peak_gb, reset_peak
+from autodidact.agent.memory import give_back, in_use_gb, peak_gb, reset_peak
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
 
 
 def rss_gb() -> float:
-    found = re.search(r"VmRSS:\s+(\d+) kB", Path("/proc/self/status").read_text())
-    assert found
-    return int(found.group(1)) / 2**20
+    now = in_use_gb()
+    assert now is not None
+    return now
 
 
 def test_memory_a_node_left_in_a_reference_cycle_goes_back_to_the_kernel():

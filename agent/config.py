@@ -207,6 +207,12 @@ class TrainingConfig:
         36, "Most optimizer steps per training round: fewer epochs when there is more data.", positive=True
     )
     batch_size: int = _f(8, "Rows (GRPO: completions) per optimizer step.", flag="--train-batch-size")
+    micro_batch_size: int = _f(
+        2,
+        "Rows through the model at once; the batch is reached by gradient accumulation (less memory, the same step).",
+        flag="--train-micro-batch",
+        positive=True,
+    )
     bf16: bool = _f(True, "bf16 autocast in training.", flag=None)
     params: dict[str, dict[str, Any]] = _f(
         {}, 'Per-method hyper-parameter overrides, e.g. {"dpo": {"beta": 0.2}} (--train-param dpo.beta=0.2).', flag=None

@@ -30,6 +30,7 @@ def method_params(method: str, cfg: RunConfig, n_items: int, round_no: int) -> T
     training = cfg.training
     common: dict[str, Any] = {
         "batch_size": training.batch_size,
+        "micro_batch_size": training.micro_batch_size,
         "bf16": training.bf16,
         "seed": cfg.seed + round_no,
         "adapter": training.adapter,

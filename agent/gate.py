@@ -213,6 +213,11 @@ RISE = 0.25
 a fit (see `loss_fits`)."""
 
 
+def one_pass_sft(method: str, epochs: float) -> bool:
+    """SFT that sees each of its rows at most once (where `loss_fits` asks for a loss that holds, not falls)."""
+    return method == "sft" and 0 < epochs <= 1
+
+
 def loss_fits(losses: list[float], method: str, epochs: float) -> bool:
     """Whether the training loss shows a fit. In general it must fall. SFT within one pass over its rows is the
     exception: each step's loss is measured on rows not yet trained on, which are the model's own verified
@@ -221,7 +226,7 @@ def loss_fits(losses: list[float], method: str, epochs: float) -> bool:
     seed 1's round 2 (quarters 0.085 -> 0.096) was refused, retrained at half the rate and refused again; trained
     once more and evaluated, it scored 48 against the champion's 44 (p = 0.17): the evaluation decides that in
     half a minute, where the retry took three."""
-    if method == "sft" and 0 < epochs <= 1:
+    if one_pass_sft(method, epochs):
         first, last = loss_quarters(losses)
         return len(losses) < 2 or last <= first * (1 + RISE)
     return loss_is_falling(losses)
@@ -297,8 +302,10 @@ def _judge_training(state: RunState, config: RunConfig) -> Decision:
         epochs = float(train.get("params", {}).get("epochs", 0) or 0)
         quarters = f"mean of first quarter {first:.3f}, of last quarter {last:.3f}"
         if not loss_fits(losses, method, epochs):
-            rose = method == "sft" and 0 < epochs <= 1
-            why = f"the loss rose over one pass ({quarters})" if rose else f"the loss did not fall ({quarters})"
+            if one_pass_sft(method, epochs):
+                why = f"the loss rose over one pass ({quarters})"
+            else:
+                why = f"the loss did not fall ({quarters})"
             return _retryable(state, "train", "rollback", "rollback", why, **numbers)
         if last < first:
             fit = f"the loss fell ({quarters})"

@@ -17,13 +17,18 @@ GIVE_BACK_ABOVE_GB = 0.5
 collection costs about 0.12 s with torch and transformers loaded: not worth it after every small node)."""
 
 
-def in_use_gb() -> float | None:
-    """This process's resident memory now, in GB (None where /proc does not tell)."""
+def _status_gb(field: str) -> float | None:
+    """A memory field of /proc/self/status (VmRSS, VmHWM), in GB (None where /proc does not tell)."""
     try:
-        found = re.search(r"VmRSS:\s+(\d+) kB", _STATUS.read_text())
+        found = re.search(rf"{field}:\s+(\d+) kB", _STATUS.read_text())
     except OSError:
         return None
     return int(found.group(1)) / 2**20 if found else None
+
+
+def in_use_gb() -> float | None:
+    """This process's resident memory now, in GB (None where /proc does not tell)."""
+    return _status_gb("VmRSS")
 
 
 def give_back() -> None:
@@ -47,8 +52,5 @@ def reset_peak() -> None:
 
 def peak_gb() -> float | None:
     """This process's peak RSS since the last `reset_peak`, in GB (None where /proc does not tell)."""
-    try:
-        found = re.search(r"VmHWM:\s+(\d+) kB", _STATUS.read_text())
-    except OSError:
-        return None
-    return round(int(found.group(1)) / 2**20, 2) if found else None
+    peak = _status_gb("VmHWM")
+    return round(peak, 2) if peak is not None else None

@@ -138,6 +138,7 @@ def seed_model(family: Any, target: Path, params: SeedParams, progress: bool = T
         max_steps=params.steps,
         learning_rate=params.learning_rate,
         batch_size=params.batch_size,
+        micro_batch_size=params.batch_size,  # a model this small costs a pass's overhead, not its activations
         warmup_steps=params.warmup_steps,
         bf16=False,
         seed=params.seed,

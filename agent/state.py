@@ -127,6 +127,8 @@ class TrainRecord(TypedDict, total=False):
     duration_s: float
     train_tokens: int
     params: dict[str, Any]
+    step_budget: dict[str, Any]
+    """The most steps the round could take and why (more in a last round than `training.max_steps_per_round`)."""
     logs: str
     checkpoint: str
     probe: dict[str, Any]

@@ -113,6 +113,31 @@ def test_training_gets_the_time_the_rest_of_the_round_and_the_final_benchmark_le
     assert training_seconds(state, ctx) == 0.0
 
 
+def test_a_last_round_trains_for_the_time_no_further_round_could_use(tmp_path):
+    """The default run's seed 0 (measured): round 2 had 408 s for training and stopped at the 36-step cap after
+    233 s; the next round needed 357 s, so 267 s went unused. Such a round now takes the steps that fit, and the
+    epochs follow; a round with time for another round after it keeps the cap."""
+    from autodidact.agent.context import RunContext
+    from autodidact.agent.nodes.train import STEP_MARGIN, method_params, step_budget
+    from autodidact.agent.rundir import RunDir
+
+    config = RunConfig.build(tasks_per_round=160, samples_per_task=4, budget={"wall_s": 1800}, transfer="none")
+    ctx = RunContext(config=config, run=RunDir(tmp_path), quiet=True)
+    cap = config.training.max_steps_per_round
+    round_1 = {**finished(630, 287.0, 584.0), "train": {"steps": 24, "duration_s": 149.0}}
+    state = {"history": [round_1]}
+    steps, why = step_budget(state, ctx, 407.9)
+    assert steps == int(STEP_MARGIN * 407.9 / (149.0 / 24)) > cap and "last round" in why
+    epochs = method_params("sft", config, 336, 2, steps).epochs
+    assert epochs == pytest.approx(steps * config.training.batch_size / 336, abs=1e-3)
+    assert method_params("sft", config, 40, 2, steps).epochs == config.training.epochs  # the epochs still cap
+    plenty = 2000.0  # another round fits after the capped training: the cap stays
+    assert step_budget(state, ctx, plenty)[0] == cap
+    assert step_budget({"history": []}, ctx, 407.9)[0] == cap  # no step time measured yet
+    assert step_budget(state, ctx, 0.0)[0] == cap  # no wall budget
+    assert step_budget(state, ctx, 200.0)[0] == cap  # the cap does not fit anyway: max_seconds stops training
+
+
 def test_the_heldout_set_grows_with_the_wall_budget_unless_someone_chose_its_size():
     from autodidact.agent.run import configure
 

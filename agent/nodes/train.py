@@ -18,16 +18,21 @@ from ...trainers import PARAMS, TRAINERS, GRPOParams, TrainingError, TrainParams
 from ...trainers.common import learning_rate
 from ..config import RunConfig
 from ..context import RunContext
+from ..planning.budget import smallest_round_s
 from ..rundir import read_jsonl
 from ..state import RunState, TrainRecord, files_of
 from ..transfer import transfer_seconds
 
 
-def method_params(method: str, cfg: RunConfig, n_items: int, round_no: int) -> TrainParams:
+def method_params(
+    method: str, cfg: RunConfig, n_items: int, round_no: int, max_steps: int | None = None
+) -> TrainParams:
     """The hyper-parameters of `method` for a round with `n_items` rows, pairs or prompts: the run's settings
-    (the learning rate, when the run sets one, reaches every trainer), fewer epochs when the step budget does not
-    cover them, then the user's overrides for that method."""
+    (the learning rate, when the run sets one, reaches every trainer), fewer epochs when the step budget
+    (`max_steps`, else `training.max_steps_per_round`) does not cover them, then the user's overrides for that
+    method."""
     training = cfg.training
+    cap = max_steps or training.max_steps_per_round
     common: dict[str, Any] = {
         "batch_size": training.batch_size,
         "micro_batch_size": training.micro_batch_size,
@@ -40,7 +45,7 @@ def method_params(method: str, cfg: RunConfig, n_items: int, round_no: int) -> T
         common["learning_rate"] = common["lora_learning_rate"] = training.learning_rate
     overrides = training.params.get(method, {})
     if not issubclass(PARAMS[method], GRPOParams):  # offline methods: epochs over the data
-        epochs = min(training.epochs, training.max_steps_per_round * training.batch_size / max(1, n_items))
+        epochs = min(training.epochs, cap * training.batch_size / max(1, n_items))
         return dataclasses.replace(PARAMS[method](**common, epochs=round(epochs, 3)), **overrides)
     sampling = cfg.sampling
     params: Any = PARAMS[method](
@@ -49,7 +54,7 @@ def method_params(method: str, cfg: RunConfig, n_items: int, round_no: int) -> T
     params = dataclasses.replace(params, **overrides)
     # Each step samples batch_size completions (batch_size / num_generations prompts): cap the steps.
     per_epoch = math.ceil(n_items * params.num_generations / params.batch_size)
-    steps = min(training.max_steps_per_round, math.ceil(params.epochs * per_epoch))
+    steps = min(cap, math.ceil(params.epochs * per_epoch))
     return params if params.max_steps > 0 else dataclasses.replace(params, max_steps=steps)
 
 
@@ -75,6 +80,32 @@ def training_seconds(state: RunState, ctx: RunContext) -> float:
     ]
     rest = max(after) if after else AFTER_TRAIN_S
     return round(max(MIN_TRAIN_S, limit - spent - reserve - rest), 1)
+
+
+STEP_MARGIN = 0.9
+"""The share of the training seconds that a last round's steps are planned to fill (a step's time varies)."""
+
+
+def step_budget(state: RunState, ctx: RunContext, seconds: float) -> tuple[int, str]:
+    """The most optimizer steps this round may take, and why. `training.max_steps_per_round` as a rule; in a round
+    after which no further round fits the wall budget, as many as fit in the `seconds` training may take, at the
+    seconds per step this run measured, since time it leaves unused buys nothing."""
+    cap = ctx.config.training.max_steps_per_round
+    timed = [r["train"] for r in state.get("history", []) if (r.get("train") or {}).get("steps")]
+    if not seconds or not timed:
+        return cap, f"{cap} steps at most (training.max_steps_per_round)"
+    per_step = timed[-1]["duration_s"] / timed[-1]["steps"]
+    next_round = smallest_round_s(ctx.config, state.get("history", []))
+    left = seconds - cap * per_step
+    if next_round is None or left >= next_round:
+        return cap, f"{cap} steps at most (training.max_steps_per_round): {left:.0f} s would be left for another round"
+    steps = int(STEP_MARGIN * seconds / per_step)
+    if steps <= cap:
+        return cap, f"{cap} steps at most (training.max_steps_per_round)"
+    return steps, (
+        f"the last round that fits: up to {steps} steps in the {seconds:.0f} s left for training at {per_step:.1f} s "
+        f"per step (another round would need {next_round:.0f} s)"
+    )
 
 
 def _text_stats(texts: list[str]) -> dict[str, float]:
@@ -118,14 +149,15 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
     # A run killed during training leaves temporary directories behind; they hold nothing worth keeping.
     for leftover in output.parent.glob(f".{output.name}-*"):
         shutil.rmtree(leftover, ignore_errors=True)
-    params = method_params(method, cfg, len(items), round_no)
+    seconds = training_seconds(state, ctx)
+    max_steps, steps_why = step_budget(state, ctx, seconds)
+    params = method_params(method, cfg, len(items), round_no, max_steps)
     # Both rates are written down: the trainer uses the one for the adapter it chooses (`choose_adapter`).
     params = dataclasses.replace(params, lora_learning_rate=learning_rate(params, "lora"))
     params = dataclasses.replace(params, **current.get("retry_params", {}))  # a retry after a failed fit
-    seconds = training_seconds(state, ctx)
     if seconds and "max_seconds" not in cfg.training.params.get(method, {}):  # the user's own limit wins
         params = dataclasses.replace(params, max_seconds=seconds)
-    ctx.log(f"round {round_no}: train: {method} on {len(items)} {trainer.data} ({params.to_dict()})")
+    ctx.log(f"round {round_no}: train: {method} on {len(items)} {trainer.data}, {steps_why} ({params.to_dict()})")
     base, logs = ctx.resolve(state["champion"]), ctx.run.log_dir(round_no)
     common: dict[str, Any] = {"base": base, "output_dir": output, "log_dir": logs, "progress": not ctx.quiet}
     ctx.release_samplers()
@@ -146,6 +178,7 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "duration_s": round(result.duration_s, 1),
         "train_tokens": result.train_tokens,
         "params": params.to_dict(),
+        "step_budget": {"max_steps": max_steps, "why": steps_why},
         "logs": ctx.run.relative(logs),
         "checkpoint": candidate,
     }

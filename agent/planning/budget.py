@@ -49,6 +49,24 @@ def _measured(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in history if (r.get("counts") or {}).get("acquire_s") and r.get("spent_s")]
 
 
+def _rates(measured: list[dict[str, Any]]) -> tuple[float, float]:
+    """(attempts per second in the last measured acquire, seconds of a round outside acquire)."""
+    last = measured[-1]["counts"]
+    # The rest of a round: from rounds that went as far as evaluation (one that stopped early did not train).
+    whole = [r for r in measured if r.get("eval")] or measured
+    return last["attempts"] / last["acquire_s"], max(r["spent_s"] - r["counts"]["acquire_s"] for r in whole)
+
+
+def smallest_round_s(config: RunConfig, history: list[dict[str, Any]]) -> float | None:
+    """Seconds the smallest further round would take at this run's measured rates (None before any): what the
+    plan requires to start another round."""
+    measured = _measured(history)
+    if not measured:
+        return None
+    rate, overhead = _rates(measured)
+    return overhead + max(1, config.sampling.tasks_per_round // 4) * config.sampling.samples_per_task / rate
+
+
 def size_round(config: RunConfig, history: list[dict[str, Any]], spent_s: float, reserve_s: float = 0.0) -> Sizing:
     """The size of the next round under the wall budget, given the finished rounds, the seconds spent so far and
     the seconds to hold back for the end of the run."""
@@ -62,14 +80,10 @@ def size_round(config: RunConfig, history: list[dict[str, Any]], spent_s: float,
     if not measured:
         return Sizing(default, numbers={**numbers, "remaining_s": round(remaining, 1), "rates": "none yet"})
     k = config.sampling.samples_per_task
-    last = measured[-1]["counts"]
-    rate = last["attempts"] / last["acquire_s"]
-    # The rest of a round: from rounds that went as far as evaluation (one that stopped early did not train).
-    whole = [r for r in measured if r.get("eval")] or measured
-    overhead = max(r["spent_s"] - r["counts"]["acquire_s"] for r in whole)
+    rate, overhead = _rates(measured)
     smallest = max(1, default // 4)
     numbers.update(remaining_s=round(remaining, 1), attempts_per_s=round(rate, 3), other_stages_s=round(overhead, 1))
-    needed = overhead + smallest * k / rate
+    needed = smallest_round_s(config, history) or 0.0
     if remaining < needed:
         why = (
             f"the next round does not fit the wall budget: about {needed:.0f} s needed, {max(remaining, 0):.0f} s left"

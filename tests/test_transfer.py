@@ -10,6 +10,7 @@ from conftest import tiny_run_args, trace_of
 
 from autodidact.agent.cli import main
 from autodidact.agent.decontaminate import Decontaminator
+from autodidact.agent.rundir import read_jsonl
 from autodidact.sandbox import LocalSandbox
 from autodidact.tools.benchmarks import humaneval, protected
 from autodidact.tools.tasks import Task, get_family
@@ -86,3 +87,7 @@ def test_a_run_measures_its_start_and_final_champion_on_the_transfer_benchmark(w
     assert main(["eval", str(run_dir), "--bench", str(bench), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["checkpoints"]
     assert rows[0]["checkpoint"].endswith(":start") and rows[0]["passed"] == transfer["base_pass1"]
+    assert main(["eval", str(run_dir), "--bench", "heldout", "--json"]) == 0  # the run's own held-out results
+    (start, *_) = json.loads(capsys.readouterr().out)["checkpoints"]
+    base = read_jsonl(run_dir / "data" / "eval" / "base.jsonl")
+    assert (start["passed"], start["n"]) == (sum(r["passed"] for r in base), len(base))

@@ -39,13 +39,13 @@ def checkpoints(target: str) -> list[tuple[str, str, Any]]:
 def results(label: str, location: str, ctx: Any, bench_name: str, sandbox: Any, limit: int | None) -> list[dict]:
     from ..context import model_key
 
+    if bench_name == "heldout" and ctx is None:
+        raise UserError(f"--bench heldout needs run directories; {label} is a model")
+    key = model_key(location, ctx.run.store().champions()[0]["champion"]) if ctx is not None else ""
     if bench_name == "heldout":
-        if ctx is None:
-            raise UserError(f"--bench heldout needs run directories; {label} is a model")
-        base = ctx.run.store().champions()[0]["champion"]
-        return ctx.eval_results(location, model_key(location, base))[:limit]
+        return ctx.eval_results(location, key)[:limit]
     if ctx is not None and ctx.config.evaluation.transfer == bench_name:
-        kept = ctx.run.eval_file(f"transfer-{model_key(location, ctx.run.store().champions()[0]['champion'])}")
+        kept = ctx.run.eval_file(f"transfer-{key}")
         if kept.exists():
             return read_jsonl(kept)[:limit]
     try:

@@ -204,7 +204,10 @@ class TrainingConfig:
         positive=True,
     )
     max_steps_per_round: int = _f(
-        36, "Most optimizer steps per training round: fewer epochs when there is more data.", positive=True
+        36,
+        "Most optimizer steps per training round: fewer epochs when there is more data. A last round (no further "
+        "round fits the wall budget after it) may take more: the steps that fit its training time.",
+        positive=True,
     )
     batch_size: int = _f(8, "Rows (GRPO: completions) per optimizer step.", flag="--train-batch-size")
     micro_batch_size: int = _f(

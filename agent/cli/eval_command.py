@@ -41,10 +41,10 @@ def results(label: str, location: str, ctx: Any, bench_name: str, sandbox: Any, 
 
     if bench_name == "heldout" and ctx is None:
         raise UserError(f"--bench heldout needs run directories; {label} is a model")
-    key = model_key(location, ctx.run.store().champions()[0]["champion"]) if ctx is not None else ""
-    if bench_name == "heldout":
-        return ctx.eval_results(location, key)[:limit]
-    if ctx is not None and ctx.config.evaluation.transfer == bench_name:
+    if ctx is not None and bench_name in ("heldout", ctx.config.evaluation.transfer):  # results the run keeps
+        key = model_key(location, ctx.run.store().champions()[0]["champion"])
+        if bench_name == "heldout":
+            return ctx.eval_results(location, key)[:limit]
         kept = ctx.run.eval_file(f"transfer-{key}")
         if kept.exists():
             return read_jsonl(kept)[:limit]

@@ -91,17 +91,18 @@ def step_budget(state: RunState, ctx: RunContext, seconds: float) -> tuple[int, 
     after which no further round fits the wall budget, as many as fit in the `seconds` training may take, at the
     seconds per step this run measured, since time it leaves unused buys nothing."""
     cap = ctx.config.training.max_steps_per_round
+    rule = f"{cap} steps at most (training.max_steps_per_round)"
     timed = [r["train"] for r in state.get("history", []) if (r.get("train") or {}).get("steps")]
     if not seconds or not timed:
-        return cap, f"{cap} steps at most (training.max_steps_per_round)"
+        return cap, rule
     per_step = timed[-1]["duration_s"] / timed[-1]["steps"]
     next_round = smallest_round_s(ctx.config, state.get("history", []))
     left = seconds - cap * per_step
     if next_round is None or left >= next_round:
-        return cap, f"{cap} steps at most (training.max_steps_per_round): {left:.0f} s would be left for another round"
+        return cap, f"{rule}: {left:.0f} s would be left for another round"
     steps = int(STEP_MARGIN * seconds / per_step)
     if steps <= cap:
-        return cap, f"{cap} steps at most (training.max_steps_per_round)"
+        return cap, rule
     return steps, (
         f"the last round that fits: up to {steps} steps in the {seconds:.0f} s left for training at {per_step:.1f} s "
         f"per step (another round would need {next_round:.0f} s)"

@@ -63,7 +63,10 @@ def smallest_round_s(config: RunConfig, history: list[dict[str, Any]]) -> float 
     measured = _measured(history)
     if not measured:
         return None
-    rate, overhead = _rates(measured)
+    return _smallest_s(config, *_rates(measured))
+
+
+def _smallest_s(config: RunConfig, rate: float, overhead: float) -> float:
     return overhead + max(1, config.sampling.tasks_per_round // 4) * config.sampling.samples_per_task / rate
 
 
@@ -83,7 +86,7 @@ def size_round(config: RunConfig, history: list[dict[str, Any]], spent_s: float,
     rate, overhead = _rates(measured)
     smallest = max(1, default // 4)
     numbers.update(remaining_s=round(remaining, 1), attempts_per_s=round(rate, 3), other_stages_s=round(overhead, 1))
-    needed = smallest_round_s(config, history) or 0.0
+    needed = _smallest_s(config, rate, overhead)
     if remaining < needed:
         why = (
             f"the next round does not fit the wall budget: about {needed:.0f} s needed, {max(remaining, 0):.0f} s left"

@@ -128,7 +128,8 @@ def test_a_fresh_virtualenv_with_the_example_installed_lists_and_runs_it(warm_mo
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert "multiples" in cli("tasks") and "autodidact-example-plugin 0.1.0" in cli("tasks")
+    listed = cli("tasks")
+    assert "multiples" in listed and "autodidact-example-plugin 0.1.0" in listed
     assert "count_multiples" in cli("tools")
     run_dir = tmp_path / "run"
     args = [a for a in TINY_RUN if a != "--quiet"]

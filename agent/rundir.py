@@ -88,6 +88,10 @@ def release_all() -> None:
         RunDir(path).release()
 
 
+def _in_use(path: Path, holder: dict[str, Any]) -> str:
+    return f"{path} is in use by process {holder.get('pid', '?')} (autodidact {holder.get('command', '?')})"
+
+
 class RunDir:
     """A run directory and the path of each of its files."""
 
@@ -102,10 +106,7 @@ class RunDir:
             raise UserError(f"--run-dir {path} is a file; give a directory path (new or empty)")
         holder = cls(path).busy() if path.is_dir() else None
         if holder:
-            raise UserError(
-                f"--run-dir {path} is in use by process {holder.get('pid', '?')} (autodidact "
-                f"{holder.get('command', '?')}); choose another directory"
-            )
+            raise UserError(f"--run-dir {_in_use(path, holder)}; choose another directory")
         run_file = path / RUN_FILE
         if run_file.exists():
             try:
@@ -162,10 +163,9 @@ class RunDir:
         except BlockingIOError:
             holder = self.writer(fd)
             os.close(fd)
-            pid = holder.get("pid", "?")
             raise UserError(
-                f"{self.path} is in use by process {pid} (autodidact {holder.get('command', '?')}); wait for it to "
-                f"end, or stop it with kill -INT {pid} and continue with autodidact resume {self.path}"
+                f"{_in_use(self.path, holder)}; wait for it to end, or stop it with kill -INT "
+                f"{holder.get('pid', '?')} and continue with autodidact resume {self.path}"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": command}).encode(), 0)

@@ -354,14 +354,13 @@ def list_runs(root: Path) -> list[dict[str, Any]]:
             info = run.record()
         except (OSError, ValueError):
             continue
-        metrics = run.metrics()
-        champion = run.store().champion()
+        metrics, store = run.metrics(), run.store()
+        champion, history = store.champion(), store.champions()
         entry = {"run": str(path), "goal": info.get("goal"), "created": info.get("created"), "rounds": len(metrics),
                  "promoted": sum(1 for m in metrics if m.get("promoted")), "champion": champion}  # fmt: skip
         base, last = run.eval_file("base"), None
-        if champion and metrics:
-            name = Path(champion).name if champion.startswith("models/") else "base"
-            last = run.eval_file(name)
+        if champion and metrics and history:  # the first champion of a run is its starting model
+            last = run.eval_file(model_key(champion, history[0]["champion"]))
         if base.exists() and last is not None and last.exists():
             b, c = read_jsonl(base), read_jsonl(last)
             entry["heldout"] = f"{sum(r['passed'] for r in b)}/{len(b)} -> {sum(r['passed'] for r in c)}/{len(c)}"

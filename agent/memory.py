@@ -43,7 +43,9 @@ def give_back() -> None:
 
 
 def reset_peak() -> None:
-    """Start a new peak from the memory in use now (a no-op where the kernel does not allow it)."""
+    """Start a new peak from the memory in use now (a no-op where the kernel does not allow it). The kernel keeps
+    one high-water mark, so this also resets what `getrusage` and `/usr/bin/time -v` report as the maximum RSS:
+    for a run, theirs is the peak since the last node began; the trace has every node's."""
     try:
         _CLEAR.write_text("5")
     except OSError:

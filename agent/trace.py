@@ -161,7 +161,7 @@ def format_table(trace: dict[str, Any]) -> str:
     if final:
         out.append(
             f"held-out pass@1: start {final['base_pass1']}/{final['n']} -> champion {final['champion_pass1']}/{final['n']} "
-            f"({final['champion_pass1'] - final['base_pass1']:+d} points, +{final['gained']} -{final['lost']} tasks, "
+            f"({100 * (final['champion_pass1'] - final['base_pass1']) / final['n']:+.0f} points, +{final['gained']} -{final['lost']} tasks, "
             f"one-sided McNemar p={_fmt_p(final['p_value'])}, 95% CI of the difference "
             f"{final['ci'][0]:+.0%} to {final['ci'][1]:+.0%})"
         )

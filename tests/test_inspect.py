@@ -155,3 +155,12 @@ def test_progress_in_a_log_has_no_control_codes(warm_model, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "round 1: train:" in done.stderr
     assert "\r" not in done.stderr and "\x1b[" not in done.stderr
+
+
+def test_the_final_line_gives_the_gain_in_points_of_any_heldout_size():
+    from autodidact.agent.trace import format_table
+
+    final = {"base_pass1": 246, "champion_pass1": 432, "n": 561, "gained": 186, "lost": 0, "p_value": 1e-56,
+             "ci": [0.29, 0.37]}  # fmt: skip
+    line = format_table({"rounds": [], "final": final}).splitlines()[-1]
+    assert "start 246/561 -> champion 432/561 (+33 points, +186 -0 tasks" in line, line

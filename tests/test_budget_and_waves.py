@@ -124,18 +124,21 @@ def test_a_last_round_trains_for_the_time_no_further_round_could_use(tmp_path):
     config = RunConfig.build(tasks_per_round=160, samples_per_task=4, budget={"wall_s": 1800}, transfer="none")
     ctx = RunContext(config=config, run=RunDir(tmp_path), quiet=True)
     cap = config.training.max_steps_per_round
-    round_1 = {**finished(630, 287.0, 584.0), "train": {"steps": 24, "duration_s": 149.0}}
+    round_1 = {**finished(630, 287.0, 584.0), "train": {"method": "sft", "steps": 24, "duration_s": 149.0}}
     state = {"history": [round_1]}
-    steps, why = step_budget(state, ctx, 407.9)
+    steps, why = step_budget(state, ctx, 407.9, "sft")
     assert steps == int(STEP_MARGIN * 407.9 / (149.0 / 24)) > cap and "last round" in why
     epochs = method_params("sft", config, 336, 2, steps).epochs
     assert epochs == pytest.approx(steps * config.training.batch_size / 336, abs=1e-3)
     assert method_params("sft", config, 40, 2, steps).epochs == config.training.epochs  # the epochs still cap
     plenty = 2000.0  # another round fits after the capped training: the cap stays
-    assert step_budget(state, ctx, plenty)[0] == cap
-    assert step_budget({"history": []}, ctx, 407.9)[0] == cap  # no step time measured yet
-    assert step_budget(state, ctx, 0.0)[0] == cap  # no wall budget
-    assert step_budget(state, ctx, 200.0)[0] == cap  # the cap does not fit anyway: max_seconds stops training
+    assert step_budget(state, ctx, plenty, "sft")[0] == cap
+    assert step_budget({"history": []}, ctx, 407.9, "sft")[0] == cap  # no step time measured yet
+    # The arithmetic run's DPO round was told "563 s would be left" from SFT's 7 s steps; its steps took 23 s.
+    steps, why = step_budget(state, ctx, 407.9, "dpo")
+    assert steps == cap and "no dpo step timed" in why
+    assert step_budget(state, ctx, 0.0, "sft")[0] == cap  # no wall budget
+    assert step_budget(state, ctx, 200.0, "sft")[0] == cap  # the cap does not fit anyway: max_seconds stops training
 
 
 def test_the_heldout_set_grows_with_the_wall_budget_unless_someone_chose_its_size():

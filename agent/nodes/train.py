@@ -86,17 +86,21 @@ STEP_MARGIN = 0.9
 """The share of the training seconds that a last round's steps are planned to fill (a step's time varies)."""
 
 
-def step_budget(state: RunState, ctx: RunContext, seconds: float) -> tuple[int, str]:
+def step_budget(state: RunState, ctx: RunContext, seconds: float, method: str) -> tuple[int, str]:
     """The most optimizer steps this round may take, and why. `training.max_steps_per_round` as a rule; in a round
     after which no further round fits the wall budget, as many as fit in the `seconds` training may take, at the
-    seconds per step this run measured, since time it leaves unused buys nothing."""
+    seconds per step this run measured for `method` (a DPO step of the default model costs about three SFT
+    steps), since time it leaves unused buys nothing."""
     cap = ctx.config.training.max_steps_per_round
     rule = f"{cap} steps at most (training.max_steps_per_round)"
-    timed = [r["train"] for r in state.get("history", []) if (r.get("train") or {}).get("steps")]
-    if not seconds or not timed:
+    history = state.get("history", [])
+    timed = [r["train"] for r in history if (r.get("train") or {}).get("steps") and r["train"].get("method") == method]
+    if not seconds:
         return cap, rule
+    if not timed:
+        return cap, f"{rule}: no {method} step timed in this run yet"
     per_step = timed[-1]["duration_s"] / timed[-1]["steps"]
-    next_round = smallest_round_s(ctx.config, state.get("history", []))
+    next_round = smallest_round_s(ctx.config, history)
     left = seconds - cap * per_step
     if next_round is None or left >= next_round:
         return cap, f"{rule}: {left:.0f} s would be left for another round"
@@ -151,7 +155,7 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
     for leftover in output.parent.glob(f".{output.name}-*"):
         shutil.rmtree(leftover, ignore_errors=True)
     seconds = training_seconds(state, ctx)
-    max_steps, steps_why = step_budget(state, ctx, seconds)
+    max_steps, steps_why = step_budget(state, ctx, seconds, method)
     params = method_params(method, cfg, len(items), round_no, max_steps)
     # Both rates are written down: the trainer uses the one for the adapter it chooses (`choose_adapter`).
     params = dataclasses.replace(params, lora_learning_rate=learning_rate(params, "lora"))

@@ -112,6 +112,7 @@ class Addition(TaskFamily):
         "learning_rate": 5e-4,
         "epochs": 3.0,
         "train_batch_size": 64,
+        "micro_batch_size": 64,  # one pass per step: a model this small costs a pass's overhead, not activations
         "max_steps_per_round": 150,
         "bf16": False,
         "probe_prompts": 64,

@@ -18,7 +18,6 @@ adapter costs each backend against the base model on the same prompts.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from autodidact.tools.generate import Generator, SamplingParams
-from autodidact.tools.models import ADAPTER_CONFIG, is_adapter, resolve_model
+from autodidact.tools.models import ADAPTER_CONFIG, adapter_base, is_adapter, resolve_model
 from autodidact.tools.tasks import get_family
 
 
@@ -84,7 +83,7 @@ def main() -> None:
     if adapter and not is_adapter(adapter):
         parser.error(f"--adapter {args.adapter}: no {ADAPTER_CONFIG} there; give a directory peft saved an adapter in")
     if adapter:  # the adapter's own base model, whatever --model says
-        location = json.loads((Path(adapter) / ADAPTER_CONFIG).read_text())["base_model_name_or_path"]
+        location = adapter_base(adapter)
     else:
         location = resolve_model(args.model)
     # Each backend samples from the base model, then (with --adapter) through the adapter.

@@ -16,7 +16,6 @@ rolled-back candidate) is unloaded from the engine or the server (`release`).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -26,7 +25,7 @@ from typing import Any
 
 from .codeblock import truncate_after_code
 from .generate import SamplingParams, chat_prompt
-from .models import ADAPTER_CONFIG, ModelError, is_adapter, load_tokenizer
+from .models import ModelError, adapter_base, is_adapter, load_tokenizer
 
 LORA_ROUTE = "/load_lora_adapter"
 UNLOAD_ROUTE = "/unload_lora_adapter"
@@ -205,7 +204,7 @@ class VLLMGenerator:
         if is_adapter(location):
             from vllm.lora.request import LoRARequest
 
-            base = json.loads((Path(location) / ADAPTER_CONFIG).read_text())["base_model_name_or_path"]
+            base = adapter_base(location)
             lora_id = int(hashlib.sha256(adapter_name(location).encode()).hexdigest()[:7], 16) + 1
             self.lora = LoRARequest(adapter_name(location), lora_id, str(Path(location).resolve()))
         self.engine = self.engine_for(base)

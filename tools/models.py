@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -108,6 +109,11 @@ def load_tokenizer(location: str) -> Any:
 def is_adapter(location: str | Path) -> bool:
     """Whether `location` is a LoRA adapter directory (peft's `adapter_config.json`) rather than a whole model."""
     return (Path(location) / ADAPTER_CONFIG).is_file()
+
+
+def adapter_base(location: str | Path) -> str:
+    """The base model a LoRA adapter directory was trained on (as peft wrote it in `adapter_config.json`)."""
+    return str(json.loads((Path(location) / ADAPTER_CONFIG).read_text())["base_model_name_or_path"])
 
 
 def load_model(location: str, *, dtype: Any = None) -> Any:

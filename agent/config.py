@@ -1,6 +1,6 @@
 """Run configuration by concern: one dataclass per part of the loop, each field with its default and its help.
 
-`RunConfig` holds the goal, the model, the seed and the sandbox, and one section per concern:
+`RunConfig` holds the goal, the model, the seed, the sandbox and the cluster, and one section per concern:
 
 | section | what it sets |
 |---|---|
@@ -298,6 +298,12 @@ class RunConfig:
         "or a plugin's sandbox.",
         registry="sandboxes",
     )
+    cluster: str = _f(
+        "local",
+        "Where sampling, verification and evaluation run: local (this process and its sandbox), ray (the Ray "
+        "cluster at RAY_ADDRESS, else the one started on this machine with `ray start --head`), or "
+        "ray://HOST:PORT. The run directory and the model must be on storage every node mounts.",
+    )
     plugins: list[str] = _f([], "Plugin module files loaded for this run, loaded again on resume.", flag=None)
     tasks: TaskConfig = field(default_factory=TaskConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
@@ -362,7 +368,7 @@ class RunConfig:
         return getattr(self if section is None else getattr(self, section), key)
 
 
-TOP = ("goal", "model", "seed", "sandbox", "plugins")
+TOP = ("goal", "model", "seed", "sandbox", "cluster", "plugins")
 # Flat names of runs made before the sections whose field was renamed.
 RENAMED = {
     "tasks": ("tasks", "families"),

@@ -32,6 +32,7 @@ class RunContext:
     _generators: dict[str, Any] = field(default_factory=dict)
     _families: dict[str, TaskFamily] = field(default_factory=dict)
     _sandbox: Sandbox | None = None
+    _cluster: Any = None
     usage: dict[str, float] = field(default_factory=lambda: {"sandbox_s": 0.0, "tokens": 0, "train_steps": 0})
     """What this process has spent (the graph adds each node's share to the state's `usage`)."""
     _transfer_bench: Any = None
@@ -65,9 +66,30 @@ class RunContext:
             self._sandbox = get_sandbox(self.config.sandbox)
         return self._sandbox
 
+    @property
+    def cluster(self) -> Any:
+        """The Ray cluster that samples, verifies and evaluates (`tools.cluster`), connected on first use and checked
+        to see the run directory; None with `--cluster local`."""
+        if self.config.cluster == "local":
+            return None
+        if self._cluster is None:
+            from ..tools.cluster import Cluster
+
+            cluster = Cluster(self.config.cluster, sandbox=self.config.sandbox, plugins=self.config.plugins)
+            cluster.check_paths([str(self.run.path.resolve())], self.run.path.resolve())
+            self._cluster = cluster
+            self.log(f"cluster: {cluster.describe()} at {self.config.cluster}")
+        return self._cluster
+
+    def cluster_retries(self) -> list[dict[str, Any]]:
+        """The calls sent again after the actor running them died, in this process so far."""
+        return list(self._cluster.retries) if self._cluster is not None else []
+
     def verify_all(self, pairs: list[tuple[Task, str]], progress: Any = None) -> list[Verdict]:
-        """Verify each (task, code) in the run's sandbox (`verify_each`), counting the sandbox time spent."""
-        verdicts = verify_each(pairs, self.sandbox, progress)
+        """Verify each (task, code) in the run's sandbox (`verify_each`; on the cluster's sandbox actors with
+        `--cluster ray`), counting the sandbox time spent."""
+        cluster = self.cluster
+        verdicts = cluster.verify(pairs, progress) if cluster else verify_each(pairs, self.sandbox, progress)
         self.usage["sandbox_s"] += sum(v.duration_s for v in verdicts)
         return verdicts
 
@@ -76,9 +98,14 @@ class RunContext:
         return int(self.usage["tokens"]) + sum(g.generated_tokens for g in self._generators.values())
 
     def close(self) -> None:
-        """Stop the sandbox's workers or containers."""
+        """Stop the sandbox's workers or containers, and the cluster's actors."""
         if self._sandbox is not None:
             self._sandbox.close()
+        if self._cluster is not None:
+            for location in list(self._generators):
+                self.forget(location)
+            self._cluster.close()
+            self._cluster = None
 
     def resolve(self, location: str) -> str:
         """Model locations inside the run directory are stored relative to it."""
@@ -102,7 +129,13 @@ class RunContext:
         if location not in self._generators:
             if len(self._generators) >= 2:  # champion and candidate at most
                 self.forget(next(iter(self._generators)))
-            self._generators[location] = self.backend.make(self.resolve(location), self.config)
+            cluster = self.cluster
+            if cluster is not None:
+                from ..tools.cluster import ClusterGenerator
+
+                self._generators[location] = ClusterGenerator(cluster, self.resolve(location), self.config)
+            else:
+                self._generators[location] = self.backend.make(self.resolve(location), self.config)
         return self._generators[location]
 
     def serve(self, location: str) -> str | None:

@@ -109,7 +109,9 @@ def judge_acquire(state: RunState, config: RunConfig) -> Decision:
         k: counts[k] for k in ("tasks", "attempts", "verified", "tasks_solved", "sandbox_errors")
     }
     # Where the samples went: the waves, and the attempts on tasks with mixed outcomes (the ones that teach).
-    numbers.update({k: v for k, v in counts.items() if k in ("waves", "useful_attempts", "verified_per_min")})
+    numbers.update(
+        {k: v for k, v in counts.items() if k in ("waves", "useful_attempts", "verified_per_min", "cluster_retries")}
+    )
     error_rate = counts["sandbox_errors"] / max(1, counts["attempts"])
     numbers["sandbox_error_rate"] = round(error_rate, 4)
     if error_rate > config.gate.max_sandbox_error_rate:

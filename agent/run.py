@@ -207,6 +207,13 @@ def _check_choices(config: RunConfig, samples_given: int | None) -> None:
     if config.inference.backend == "auto":
         config.inference.backend, config.inference.backend_choice = choose_backend(config)
     backend = BACKENDS[config.inference.backend]
+    from ..tools.cluster import cluster_problem
+
+    problem = cluster_problem(config.cluster)
+    if problem:
+        raise UserError(problem)
+    if config.cluster != "local" and backend.serves:
+        raise UserError(f"--backend {backend.name} samples on its own server: use --cluster local with it")
     for problem in (
         PLANNERS[agent.planner].check(config),
         CRITICS[agent.critic].check(config),
@@ -231,6 +238,23 @@ def check_sandbox(name: str) -> Any:
         raise UserError(f"{exc}; or use --sandbox local") from None
 
 
+def connect_cluster(config: RunConfig, location: str, run_dir: Path) -> Any:
+    """The Ray cluster of `--cluster`, connected, with every node shown to see the starting model and the directory
+    the run will be made in (before anything is written there); None for `--cluster local`."""
+    if config.cluster == "local":
+        return None
+    from ..tools.cluster import Cluster
+
+    cluster = Cluster(config.cluster, sandbox=config.sandbox, plugins=config.plugins)
+    try:
+        model = Path(location)
+        cluster.check_paths([str(model.resolve())] if model.exists() else [], run_dir.resolve().parent)
+    except BaseException:
+        cluster.close()
+        raise
+    return cluster
+
+
 def create_run(
     run_dir: Path | None, config: RunConfig, *, quiet: bool = True, sandbox: Any = None
 ) -> tuple[Any, dict[str, Any]]:
@@ -245,10 +269,13 @@ def create_run(
     RunDir.check_new(run_dir, config.goal)
     sandbox = sandbox or check_sandbox(config.sandbox)
     location = check_model(config.model)
+    cluster = connect_cluster(config, location, run_dir)
     run = RunDir.create(run_dir, config)
     run.lock("run")
-    ctx = RunContext(config=config, run=run, quiet=quiet, _sandbox=sandbox)
+    ctx = RunContext(config=config, run=run, quiet=quiet, _sandbox=sandbox, _cluster=cluster)
     ctx.log(f"run started in {run_dir}: goal {config.goal!r}, model {location}")
+    if cluster is not None:
+        ctx.log(f"cluster: {cluster.describe()} at {config.cluster}")
     if config.tasks.task_choice:
         ctx.log(f"task families: {config.tasks.task_choice['reason']}")
     if config.inference.backend_choice:

@@ -55,6 +55,8 @@ class Counts(TypedDict, total=False):
     waves: int
     useful_attempts: int
     verified_per_min: float
+    cluster_retries: int
+    """Calls sent again after a Ray actor died mid-call (`--cluster ray` only)."""
     acquire_s: float
     breadth_tasks: int
     breadth_verified: int

@@ -109,6 +109,7 @@ def build_trace(ctx: RunContext, app: Any) -> dict[str, Any]:
         "task_choice": ctx.config.tasks.task_choice,
         "backend": ctx.config.inference.backend,
         "backend_choice": ctx.config.inference.backend_choice,
+        "cluster": ctx.config.cluster,
         "transfer": comparison(ctx, values),
     }
 
@@ -250,6 +251,8 @@ def format_trace(trace: dict[str, Any]) -> str:
     out.append(f"task families: {choice['reason']}" if choice else "task families: named with --tasks")
     if trace.get("backend"):
         out.append(f"inference backend: {trace.get('backend_choice') or trace['backend'] + ' (named with --backend)'}")
+    if trace.get("cluster", "local") != "local":
+        out.append(f"cluster: sampling, verification and evaluation on Ray actors ({trace['cluster']})")
     out.append("timeline:")
     for e in trace["timeline"]:
         start = e["start"][11:19]

@@ -182,3 +182,46 @@ def test_budget_and_train_params_are_parsed():
         "grpo": {"num_generations": 8},
         "sft": {"bf16": False},
     }
+
+
+@pytest.mark.parametrize(
+    ("extra", "environ", "expected"),
+    [
+        (["--cluster", "nonsense"], {}, "--cluster nonsense: choose local, ray"),
+        (["--cluster", "ray"], {"RAY_ADDRESS": "127.0.0.1:1"}, "nothing answers at 127.0.0.1:1"),
+        (["--cluster", "ray://127.0.0.1:1"], {}, "nothing answers at ray://127.0.0.1:1"),
+        (
+            [
+                "--cluster",
+                "ray",
+                "--backend",
+                "openai",
+                "--backend-url",
+                "http://127.0.0.1:1/v1",
+                "--backend-model",
+                "m",
+            ],
+            {},
+            "--backend openai samples on its own server: use --cluster local",
+        ),
+    ],
+)
+def test_a_cluster_that_cannot_be_used(extra, environ, expected, tiny_model, tmp_path, capsys, monkeypatch):
+    """Refused before the run directory exists; an address nothing listens at is refused at once (Ray itself would
+    retry it for minutes)."""
+    pytest.importorskip("ray", reason="Ray is not installed: pip install 'autodidact[ray]'")
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    args = ["run", "write python functions", "--model", str(tiny_model), "--run-dir", str(tmp_path / "r"), *extra]
+    err = run_cli(args, capsys, tmp_path)
+    assert expected in err and not (tmp_path / "r").exists()
+
+
+def test_cluster_ray_without_ray_installed_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    err = run_cli(
+        ["run", "write python functions", "--cluster", "ray", "--run-dir", str(tmp_path / "r")], capsys, tmp_path
+    )
+    assert "needs Ray: pip install 'autodidact[ray]'" in err

@@ -51,6 +51,19 @@ def chat_prompt(tokenizer: Any, user_message: str) -> str:
     )
 
 
+def batches(prompts: Sequence[str], n: int, batch_size: int) -> list[list[tuple[int, str]]]:
+    """How a call's `n` completions of each prompt are batched: (prompt index, prompt) jobs sorted by prompt length
+    (similar lengths in one batch waste less padding), `batch_size` to a batch. A batch's place in this list seeds
+    its sampling (`batch_seed`), so whoever decodes it (a thread here, a Ray actor) draws the same answers."""
+    jobs = sorted(((i, p) for i, p in enumerate(prompts) for _ in range(n)), key=lambda job: len(job[1]))
+    return [jobs[start : start + batch_size] for start in range(0, len(jobs), batch_size)]
+
+
+def batch_seed(seed: int, place: int) -> int:
+    """The sampling seed of the batch at `place` in a call seeded `seed`."""
+    return seed + 104729 * place
+
+
 class Generator:
     """Samples completions from one model checkpoint (bf16; on the GPU where there is one, else the CPU)."""
 
@@ -89,13 +102,10 @@ class Generator:
         progress: Callable[[int], None] | None = None,
     ) -> list[list[str]]:
         """`params.n` completions for each prompt that is already in the model's chat format."""
-        jobs = [(i, p) for i, p in enumerate(prompts) for _ in range(params.n)]
-        # Similar prompt lengths in one batch waste less padding.
-        jobs.sort(key=lambda job: len(job[1]))
-        chunks = [jobs[start : start + self.batch_size] for start in range(0, len(jobs), self.batch_size)]
+        chunks = batches(prompts, params.n, self.batch_size)
 
         def decode(place: int) -> list[str]:
-            generator = torch.Generator(device=self.model.device).manual_seed(params.seed + 104729 * place)
+            generator = torch.Generator(device=self.model.device).manual_seed(batch_seed(params.seed, place))
             texts = self._decode_batch([p for _, p in chunks[place]], params, generator)
             if progress:
                 progress(len(chunks[place]))

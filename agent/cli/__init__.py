@@ -90,13 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
     quiet_libraries()
+    from ...tools.cluster import ClusterError
     from ...tools.models import ModelError
     from ..rundir import held_runs, release_all
 
     restore = stop_on_signals()
     try:
         return COMMANDS[args.command](args)
-    except (UserError, ModelError) as exc:
+    except (UserError, ModelError, ClusterError) as exc:
         print(f"autodidact: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:

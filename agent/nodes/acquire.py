@@ -40,12 +40,19 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     retry = current.get("retries", {}).get("acquire", 0)  # a retry draws fresh samples, not the same ones again
     labeller = ctx.label_filter
     started = time.monotonic()
+    retried = len(ctx.cluster_retries())
     waves_on = labeller.waves and cfg.sampling.waves
     seed = cfg.seed + round_no + 1000 * retry
     flat, verdicts, tallies, waves = sample_in_waves(
         ctx, gen, tasks, k, seed=seed, waves=waves_on, label=f"round {round_no} sample"
     )
     acquire_s = time.monotonic() - started
+    resent = ctx.cluster_retries()[retried:]
+    for call in resent:
+        ctx.log(
+            f"round {round_no}: acquire: {call['what']} actor {call['actor']} died ({call['error']}); "
+            f"its call {call['call']} went again to the next free actor"
+        )
     labels = labeller.label(flat, family, cfg)  # a label filter without ground truth is for one family
     attempts = [
         {
@@ -86,6 +93,8 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "useful_attempts": sum(t.tries for t in tallies.values() if t.mixed),
         "verified_per_min": round(sum(row["passed"] for row in attempts) / max(acquire_s, 1e-9) * 60, 2),
         "acquire_s": round(acquire_s, 1),
+        # Calls sent again after a Ray actor died mid-call (`--cluster ray`): each answer and verdict is kept once.
+        **({"cluster_retries": len(resent)} if ctx.config.cluster != "local" else {}),
         **(
             {
                 "breadth_tasks": len(aside),

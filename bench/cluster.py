@@ -117,6 +117,7 @@ def main() -> None:
              "verify_s": verify_s, "answers": local_answers, "verdicts": [v.passed for v in local_verdicts]}  # fmt: skip
     print(f"local: sampled in {sample_s:.1f} s, verified in {verify_s:.1f} s", flush=True)
 
+    shapes: list[tuple[str, list[int] | None]]
     if args.address:
         shapes = [(f"the cluster at {args.address}", None)]
     else:

@@ -216,6 +216,13 @@ class TrainingConfig:
         flag="--train-micro-batch",
         positive=True,
     )
+    processes: int = _f(
+        1,
+        "Processes that train each candidate together (DDP through torch's launcher and accelerate: gloo on a CPU, "
+        "one process per GPU on a GPU machine); each takes its share of a step's rows.",
+        flag="--train-processes",
+        positive=True,
+    )
     bf16: bool = _f(True, "bf16 autocast in training.", flag=None)
     params: dict[str, dict[str, Any]] = _f(
         {}, 'Per-method hyper-parameter overrides, e.g. {"dpo": {"beta": 0.2}} (--train-param dpo.beta=0.2).', flag=None

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import tiny_run_args, trace_of
 
-pytestmark = pytest.mark.ray
+pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture(scope="module")

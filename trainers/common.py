@@ -123,13 +123,25 @@ def learning_rate(params: TrainParams, adapter: str) -> float:
     return params.lora_learning_rate or params.learning_rate * LORA_LR_SCALE
 
 
+def world_size() -> int:
+    """Processes training together (`trainers/processes.py`; 1 outside such a launch)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_first_process() -> bool:
+    """The process that writes the log and the checkpoint (the only one outside a launch)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def use_cpu_threads(n_params: int | None = None) -> None:
     """One thread for small models (their matrices are too small to split, and with another busy process on
-    the machine two threads were measured ~17x slower than one); every core for the rest."""
+    the machine two threads were measured ~17x slower than one); every core for the rest, shared out among the
+    processes training together on this machine."""
     import torch
 
     small = n_params is not None and n_params < SMALL_MODEL_PARAMS
-    torch.set_num_threads(1 if small else max(1, len(os.sched_getaffinity(0))))
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    torch.set_num_threads(1 if small else max(1, len(os.sched_getaffinity(0)) // local))
 
 
 def load_for_training(base: str, params: TrainParams) -> tuple[Any, Any, str, Any]:
@@ -175,7 +187,8 @@ def common_args(params: TrainParams, work: Path, adapter: str) -> dict[str, Any]
         "num_train_epochs": params.epochs,
         "max_steps": params.max_steps,
         "learning_rate": learning_rate(params, adapter),
-        **batch_args(params.batch_size, params.micro_batch_size),
+        # With several processes, each takes its share of a step's rows.
+        **batch_args(math.ceil(params.batch_size / world_size()), params.micro_batch_size),
         "warmup_steps": params.warmup_steps,
         "lr_scheduler_type": "linear",
         "bf16": params.bf16,
@@ -215,6 +228,19 @@ def work_dir(output: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
 
 
+def _any_process(flag: bool) -> bool:
+    """Whether `flag` is true in any of the processes training together (all must stop at the same step, or the
+    others would wait for it forever)."""
+    if world_size() == 1:
+        return flag
+    import torch
+    import torch.distributed as dist
+
+    value = torch.tensor([int(flag)])
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
 def _callbacks(
     log_file: Path | None, log_dir: Path | None, progress: bool, max_seconds: float = 0.0
 ) -> tuple[list[Any], list[dict[str, Any]]]:
@@ -231,14 +257,14 @@ def _callbacks(
                 return
             entry = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
             history.append(entry)
-            if log_file is not None:
+            if log_file is not None and state.is_world_process_zero:
                 with open(log_file, "a", encoding="utf-8") as f:
                     f.write(json.dumps(entry) + "\n")
             if "loss" in logs and not math.isfinite(float(logs["loss"])):
                 control.should_training_stop = True
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            if max_seconds > 0 and time.monotonic() - started > max_seconds:
+            if max_seconds > 0 and _any_process(time.monotonic() - started > max_seconds):
                 control.should_training_stop = True  # the budget's limit: the steps so far are the candidate
 
     started = time.monotonic()
@@ -252,7 +278,7 @@ def _callbacks(
     callbacks: list[Any] = [Recorder()]
     if progress and sys.stderr.isatty():  # a bar redraws with control codes: only on a terminal, never in a log
         callbacks.append(BarOnly())
-    if log_dir is not None and importlib.util.find_spec("tensorboard") is not None:
+    if log_dir is not None and is_first_process() and importlib.util.find_spec("tensorboard") is not None:
         from torch.utils.tensorboard import SummaryWriter
         from transformers.integrations import TensorBoardCallback
 
@@ -294,13 +320,14 @@ def run_trainer(
         broken = next((n for n, p in trainer.model.named_parameters() if not p.isfinite().all()), None)
         if broken is not None:  # a diverged step can leave NaN weights behind a loss that reads 0
             raise TrainingError(f"the weights became non-finite ({broken}); lower the learning rate")
-        final = work / "model"
-        model = trainer.model
-        if adapter == "lora" and params.lora_output == "merge":
-            model = model.merge_and_unload()
-        model.save_pretrained(str(final))
-        tokenizer.save_pretrained(str(final))
-        os.replace(final, output)
+        if is_first_process():  # the others trained the same weights
+            final = work / "model"
+            model = trainer.model
+            if adapter == "lora" and params.lora_output == "merge":
+                model = model.merge_and_unload()
+            model.save_pretrained(str(final))
+            tokenizer.save_pretrained(str(final))
+            os.replace(final, output)
     finally:
         for callback in callbacks:
             if getattr(callback, "tb_writer", None) is not None:

@@ -16,6 +16,7 @@ from ...tools.codeblock import truncate_after_code
 from ...tools.generate import SamplingParams
 from ...trainers import PARAMS, TRAINERS, GRPOParams, TrainingError, TrainParams
 from ...trainers.common import learning_rate
+from ...trainers.processes import train_in_processes
 from ..config import RunConfig
 from ..context import RunContext
 from ..planning.budget import smallest_round_s
@@ -167,7 +168,12 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
     common: dict[str, Any] = {"base": base, "output_dir": output, "log_dir": logs, "progress": not ctx.quiet}
     ctx.release_samplers()
     try:
-        result = trainer.train(items=items, params=params, verify_all=ctx.verify_all, **common)
+        if cfg.training.processes > 1:
+            result = train_in_processes(
+                method, processes=cfg.training.processes, items=items, params=params, sandbox=cfg.sandbox, **common
+            )
+        else:
+            result = trainer.train(items=items, params=params, verify_all=ctx.verify_all, **common)
     except TrainingError as exc:
         current["train"] = {"method": method, "error": str(exc), "rows": len(items), "params": params.to_dict()}
         return {"current": current, "candidate": None}

@@ -32,8 +32,8 @@ from typing import Any
 from .generate import SamplingParams, batch_seed, batches, chat_prompt
 from .models import load_tokenizer
 
-IN_FLIGHT = 2
-"""Calls each actor holds at once: one running, one waiting, so an actor never idles between two."""
+SANDBOX_CONCURRENCY = 2
+"""Slices a sandbox actor verifies at once (its sandbox is thread-safe): one fills its workers while another ends."""
 VERIFY_SLICE = 16
 """(task, code) pairs a sandbox actor verifies per call (its sandbox runs them on its own workers)."""
 RETRIES = 3
@@ -73,19 +73,21 @@ class RolloutWorker:
     """A Ray actor's body: the sampler of one checkpoint on the run's inference backend, loaded once."""
 
     def __init__(self, location: str, config: Any, threads: int) -> None:
-        import torch
-
         from ..agent.run import load_plugins
         from .inference import BACKENDS
 
-        torch.set_num_threads(threads)
+        self.threads = threads
         load_plugins(config.plugins)
         self.gen = BACKENDS[config.inference.backend].make(location, config)
 
-    def complete_raw(self, prompts: list[str], params: SamplingParams) -> tuple[list[list[str]], int]:
-        """The answers, and the tokens generated for them."""
-        before = self.gen.generated_tokens
-        return self.gen.complete_raw(prompts, params), self.gen.generated_tokens - before
+    def complete_raw(self, prompts: list[str], params: SamplingParams) -> list[list[str]]:
+        """The answers. The actor decodes `decode_workers` calls at once, each on its share of the node's cores, as
+        our decode loop decodes its batches in one process (the same threads per batch: the same sums, the same
+        answers)."""
+        import torch
+
+        torch.set_num_threads(self.threads)  # this call's thread
+        return self.gen.complete_raw(prompts, params)  # type: ignore[no-any-return]
 
     def pid(self) -> int:
         return os.getpid()
@@ -141,11 +143,17 @@ def _sees(paths: list[str], probe: tuple[str, str] | None) -> list[str]:
 
 
 class Shards:
-    """Calls of one method spread over a set of actors: at most `IN_FLIGHT` each, results in the calls' order."""
+    """Calls of one method spread over a set of actors, a few in flight on each, results in the calls' order."""
 
-    def __init__(self, actors: list[Any], what: str, retries: list[dict[str, Any]]) -> None:
+    def __init__(self, actors: list[Any], what: str, retries: list[dict[str, Any]], concurrency: int = 1) -> None:
         self.actors = actors
         self.what = what
+        self.in_flight = concurrency + 1
+        """Calls each actor holds: as many as it runs at once, and one waiting, so it never idles between two."""
+        self.up = [True] * len(actors)
+        """Which actors take calls: one that died gets none until it answers a probe (across calls of `run`)."""
+        self.gone: set[int] = set()
+        """Actors that cannot be restarted (their constructor failed)."""
         self.retries = retries
         self.last_error = ""
 
@@ -160,19 +168,25 @@ class Shards:
 
         results: list[Any] = [None] * len(calls)
         queue = deque(range(len(calls)))
-        flying: dict[Any, tuple[int, int]] = {}  # ref -> (call, actor); call -1 is a probe of a dead actor
+        up, gone = self.up, self.gone
+        # ref -> (call, actor); call -1 is a probe of an actor that died (still restarting from an earlier call?)
+        flying: dict[Any, tuple[int, int]] = {
+            self.actors[a].pid.remote(): (-1, a) for a in range(len(self.actors)) if not up[a] and a not in gone
+        }
         load = [0] * len(self.actors)
-        up = [True] * len(self.actors)
-        gone: set[int] = set()
         tries = [0] * len(calls)
         while queue or any(i >= 0 for i, _ in flying.values()):
             if len(gone) == len(self.actors):
                 raise ClusterError(f"every {self.what} actor died and cannot be restarted: {self.last_error}")
-            for a, actor in enumerate(self.actors):
-                while up[a] and queue and load[a] < IN_FLIGHT:
-                    i = queue.popleft()
-                    flying[getattr(actor, method).remote(*calls[i])] = (i, a)
-                    load[a] += 1
+            placed = True
+            while queue and placed:  # one call to each free actor in turn, so all start at once
+                placed = False
+                for a, actor in enumerate(self.actors):
+                    if queue and up[a] and load[a] < self.in_flight:
+                        i = queue.popleft()
+                        flying[getattr(actor, method).remote(*calls[i])] = (i, a)
+                        load[a] += 1
+                        placed = True
             [ref], _ = ray.wait(list(flying), num_returns=1)
             i, a = flying.pop(ref)
             try:
@@ -231,8 +245,9 @@ class ClusterGenerator:
         self.location = location
         self.batch_size = config.sampling.batch_size
         self.tokenizer = load_tokenizer(location)
-        self.shards = Shards(cluster.rollout_actors(location, config), "rollout", cluster.retries)
-        self.workers = len(self.shards.actors)
+        concurrency = max(1, config.sampling.decode_workers)
+        self.shards = Shards(cluster.rollout_actors(location, config), "rollout", cluster.retries, concurrency)
+        self.workers = len(self.shards.actors) * concurrency
         self.generated_tokens = 0
 
     def chat_prompt(self, user_message: str) -> str:
@@ -252,14 +267,18 @@ class ClusterGenerator:
             for place, chunk in enumerate(chunks)
         ]
 
-        def done(place: int, result: tuple[list[list[str]], int]) -> None:
-            self.generated_tokens += result[1]
+        def done(place: int, texts: list[list[str]]) -> None:
+            # The answers' tokens (what the actors generated, less each end token), counted here: an actor decodes
+            # several calls at once and cannot tell one call's tokens from another's.
+            self.generated_tokens += sum(
+                len(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for (t,) in texts
+            )
             if progress:
                 progress(len(chunks[place]))
 
         results = self.shards.run("complete_raw", calls, done)
         out: list[list[str]] = [[] for _ in prompts]
-        for chunk, (texts, _) in zip(chunks, results, strict=True):
+        for chunk, texts in zip(chunks, results, strict=True):
             for (i, _), (text,) in zip(chunk, texts, strict=True):
                 out[i].append(text)
         return out
@@ -332,21 +351,23 @@ class Cluster:
                 )
 
     def rollout_actors(self, location: str, config: Any) -> list[Any]:
-        """Rollout actors for the checkpoint at `location`: one per node, one per GPU on a GPU node, each with its
-        node's CPUs (or its share of them) for torch's threads."""
+        """Rollout actors for the checkpoint at `location`: one per node, one per GPU on a GPU node, each decoding
+        `decode_workers` calls at once, each call on an equal share of the actor's cores."""
         import ray
 
+        workers = max(1, config.sampling.decode_workers)
         actors = []
         for node in self.nodes:
             cpus, gpus = int(node["Resources"].get("CPU", 1)), int(node["Resources"].get("GPU", 0))
             for _ in range(max(1, gpus)):
-                threads = max(1, cpus // max(1, gpus))
+                threads = max(1, cpus // max(1, gpus) // workers)
                 actors.append(
                     ray.remote(RolloutWorker)
                     .options(
                         num_cpus=0,
                         num_gpus=1 if gpus else 0,
                         max_restarts=-1,
+                        max_concurrency=workers,
                         scheduling_strategy=self._placed(node),
                     )
                     .remote(location, config, threads)
@@ -360,11 +381,16 @@ class Cluster:
         if self._verifiers is None:
             actors = [
                 ray.remote(SandboxWorker)
-                .options(num_cpus=0, max_restarts=-1, scheduling_strategy=self._placed(n))
+                .options(
+                    num_cpus=0,
+                    max_restarts=-1,
+                    max_concurrency=SANDBOX_CONCURRENCY,
+                    scheduling_strategy=self._placed(n),
+                )
                 .remote(self.sandbox, self.plugins)
                 for n in self.nodes
             ]
-            self._verifiers = Shards(actors, "sandbox", self.retries)
+            self._verifiers = Shards(actors, "sandbox", self.retries, SANDBOX_CONCURRENCY)
         return self._verifiers
 
     def verify(self, pairs: list[tuple[Any, str]], progress: Callable[[int], None] | None = None) -> list[Any]:

@@ -79,7 +79,14 @@ class RunContext:
             cluster.check_paths([str(self.run.path.resolve())], self.run.path.resolve())
             self._cluster = cluster
             self.log(f"cluster: {cluster.describe()} at {self.config.cluster}")
+        self._cluster.on_retry = self._log_retry
         return self._cluster
+
+    def _log_retry(self, event: dict[str, Any]) -> None:
+        self.log(
+            f"cluster: {event['what']} actor {event['actor']} died ({event['error']}); its call {event['call']} went "
+            "again to the next free actor"
+        )
 
     def cluster_retries(self) -> list[dict[str, Any]]:
         """The calls sent again after the actor running them died, in this process so far."""

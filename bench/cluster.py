@@ -1,7 +1,7 @@
 """Sampling and verification on a Ray cluster (`--cluster ray`) against this process (`--cluster local`), on the
 same prompts and the same (task, code) pairs, in one script.
 
-    python bench/cluster.py [--model SmolLM2-135M-Instruct] [--prompts 64] [--max-new-tokens 192] [--pairs 1024]
+    python bench/cluster.py [--model SmolLM2-135M-Instruct] [--prompts 64] [--max-new-tokens 192] [--pairs 4096]
                             [--address HOST:PORT]
 
 Without `--address` it starts real Ray clusters on this machine (`ray.cluster_utils.Cluster`: raylets of their own,
@@ -57,7 +57,7 @@ def measure_cluster(
         verdicts, verify_s = timed(lambda: cluster.verify(pairs))
         noop = [()] * 400
         _, noop_s = timed(lambda: gen.shards.run("pid", noop, lambda i, r: None))
-        actors = gen.workers
+        actors = len(gen.shards.actors)
         gen.release()
     finally:
         cluster.close()
@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--max-new-tokens", type=int, default=192)
-    parser.add_argument("--pairs", type=int, default=1024, help="(task, code) pairs to verify")
+    parser.add_argument("--pairs", type=int, default=4096, help="(task, code) pairs to verify")
     parser.add_argument("--address", default=None, help="measure this Ray cluster instead of starting ones here")
     args = parser.parse_args()
     location = resolve_model(args.model)

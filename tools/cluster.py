@@ -12,7 +12,8 @@ round is sharded over Ray actors, placed node by node:
 
 Results come back in the call's order and format. An actor that dies mid-call is restarted by Ray
 (`max_restarts`); the batches or slices it had not returned go again to whichever actor is free (`Shards.run`),
-each result is taken once, and each retry is kept in `Cluster.retries` (the acquire decision reports them).
+each result is taken once, and each retry is kept in `Cluster.retries` and told to `Cluster.on_retry` (the run
+logs it; the acquire decision counts its own).
 Ray is an optional extra (`pip install 'autodidact[ray]'`); nothing here imports it before a cluster is asked for.
 """
 
@@ -34,7 +35,7 @@ from .models import load_tokenizer
 
 SANDBOX_CONCURRENCY = 2
 """Slices a sandbox actor verifies at once (its sandbox is thread-safe): one fills its workers while another ends."""
-VERIFY_SLICE = 16
+VERIFY_SLICE = 32
 """(task, code) pairs a sandbox actor verifies per call (its sandbox runs them on its own workers)."""
 RETRIES = 3
 """Times one batch or slice is sent again after the actor running it died, before the call fails."""
@@ -145,7 +146,9 @@ def _sees(paths: list[str], probe: tuple[str, str] | None) -> list[str]:
 class Shards:
     """Calls of one method spread over a set of actors, a few in flight on each, results in the calls' order."""
 
-    def __init__(self, actors: list[Any], what: str, retries: list[dict[str, Any]], concurrency: int = 1) -> None:
+    def __init__(
+        self, actors: list[Any], what: str, note: Callable[[dict[str, Any]], None], concurrency: int = 1
+    ) -> None:
         self.actors = actors
         self.what = what
         self.in_flight = concurrency + 1
@@ -154,7 +157,8 @@ class Shards:
         """Which actors take calls: one that died gets none until it answers a probe (across calls of `run`)."""
         self.gone: set[int] = set()
         """Actors that cannot be restarted (their constructor failed)."""
-        self.retries = retries
+        self.note = note
+        """Told of each call sent again after its actor died."""
         self.last_error = ""
 
     def run(self, method: str, calls: Sequence[tuple[Any, ...]], done: Callable[[int, Any], None]) -> list[Any]:
@@ -204,7 +208,7 @@ class Shards:
                 if i >= 0:
                     load[a] -= 1
                     tries[i] += 1
-                    self.retries.append({"what": self.what, "call": i, "actor": a, "error": type(exc).__name__})
+                    self.note({"what": self.what, "call": i, "actor": a, "error": type(exc).__name__})
                     if tries[i] > RETRIES:
                         raise ClusterError(
                             f"{self.what} actor {a} died {tries[i]} times running the same call "
@@ -246,7 +250,7 @@ class ClusterGenerator:
         self.batch_size = config.sampling.batch_size
         self.tokenizer = load_tokenizer(location)
         concurrency = max(1, config.sampling.decode_workers)
-        self.shards = Shards(cluster.rollout_actors(location, config), "rollout", cluster.retries, concurrency)
+        self.shards = Shards(cluster.rollout_actors(location, config), "rollout", cluster.note_retry, concurrency)
         self.workers = len(self.shards.actors) * concurrency
         self.generated_tokens = 0
 
@@ -314,8 +318,14 @@ class Cluster:
         if not self.nodes:
             raise ClusterError(f"--cluster {cluster}: the Ray cluster has no live node with a CPU")
         self.retries: list[dict[str, Any]] = []
+        self.on_retry: Callable[[dict[str, Any]], None] | None = None
         self.sandbox, self.plugins = sandbox, plugins
         self._verifiers: Shards | None = None
+
+    def note_retry(self, event: dict[str, Any]) -> None:
+        self.retries.append(event)
+        if self.on_retry is not None:
+            self.on_retry(event)
 
     def describe(self) -> str:
         cpus = sum(int(n["Resources"].get("CPU", 0)) for n in self.nodes)
@@ -390,7 +400,7 @@ class Cluster:
                 .remote(self.sandbox, self.plugins)
                 for n in self.nodes
             ]
-            self._verifiers = Shards(actors, "sandbox", self.retries, SANDBOX_CONCURRENCY)
+            self._verifiers = Shards(actors, "sandbox", self.note_retry, SANDBOX_CONCURRENCY)
         return self._verifiers
 
     def verify(self, pairs: list[tuple[Any, str]], progress: Callable[[int], None] | None = None) -> list[Any]:

@@ -47,12 +47,7 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         ctx, gen, tasks, k, seed=seed, waves=waves_on, label=f"round {round_no} sample"
     )
     acquire_s = time.monotonic() - started
-    resent = ctx.cluster_retries()[retried:]
-    for call in resent:
-        ctx.log(
-            f"round {round_no}: acquire: {call['what']} actor {call['actor']} died ({call['error']}); "
-            f"its call {call['call']} went again to the next free actor"
-        )
+    resent = ctx.cluster_retries()[retried:]  # each is in run.log too
     labels = labeller.label(flat, family, cfg)  # a label filter without ground truth is for one family
     attempts = [
         {

@@ -156,6 +156,7 @@ def test_a_sandbox_that_cannot_run_here_is_a_one_line_error(tmp_path, capsys, mo
         (["--train-param", "sft.epochs=many"], "epochs takes a float"),
         (["--budget", "wall=soon"], "--budget wall=soon"),
         (["--budget", "coffee=3"], "KEY one of wall, sandbox, tokens, steps"),
+        (["--budget", "wall=-5m"], "a VALUE of 0 (no limit) or more"),
     ],
 )
 def test_bad_trainer_and_budget_options(flag, words, tmp_path, capsys):
@@ -177,6 +178,7 @@ def test_budget_and_train_params_are_parsed():
         "budget.tokens": 2e6,
         "budget.train_steps": 500.0,
     }
+    assert parse_budget("wall=0") == {"budget.wall_s": 0.0}  # no wall budget
     assert parse_train_params(["dpo.beta=0.2", "grpo.num_generations=8", "sft.bf16=false"]) == {
         "dpo": {"beta": 0.2},
         "grpo": {"num_generations": 8},

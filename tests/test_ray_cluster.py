@@ -38,7 +38,7 @@ def ray_cluster():
         shutil.rmtree(temp, ignore_errors=True)
 
 
-SAME = ("--set", "budget.wall_s=0")
+SAME = ("--budget", "wall=0")
 """No wall budget: a round is then sized by the settings alone, not from the rates this run measured (which differ
 between two runs, on a cluster or not), so two runs with one seed plan the same rounds."""
 

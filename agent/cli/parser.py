@@ -68,7 +68,9 @@ def _run(sub: Any) -> None:
         "--budget",
         metavar="KEY=VALUE,...",
         help="limits for the run: wall (e.g. 30m, 2h), sandbox (sandbox seconds, e.g. 600s), tokens (generated, "
-        "e.g. 2e6), steps (training steps); the run ends cleanly, with the reason, when one is spent",
+        "e.g. 2e6), steps (training steps); the run ends cleanly, with the reason, when one is spent. 0 is no limit: "
+        "wall=0 runs without the default 30-minute budget (--rounds then ends the run, and rounds are sized by the "
+        "settings alone)",
     )
     run.add_argument(
         "--train-param",

@@ -15,7 +15,8 @@ BUDGET_NAMES = {"wall": "wall_s", "sandbox": "sandbox_s", "tokens": "tokens", "s
 
 
 def parse_budget(text: str | None) -> dict[str, float]:
-    """`wall=30m,sandbox=600s,tokens=2e6,steps=500` as {"budget.wall_s": 1800, ...}; a one-line error otherwise."""
+    """`wall=30m,sandbox=600s,tokens=2e6,steps=500` as {"budget.wall_s": 1800, ...} (0: no limit, as `wall=0` for a
+    run without the default wall budget); a one-line error otherwise."""
     budget: dict[str, float] = {}
     for item in filter(None, (x.strip() for x in (text or "").split(","))):
         name, _, value = item.partition("=")
@@ -27,10 +28,10 @@ def parse_budget(text: str | None) -> dict[str, float]:
             amount = float(value) * scale
         except ValueError:
             amount = -1
-        if key is None or amount <= 0:
+        if key is None or amount < 0:
             raise UserError(
-                f"--budget {item}: write KEY=VALUE with KEY one of {', '.join(BUDGET_NAMES)} and a positive VALUE, "
-                "e.g. --budget wall=30m,tokens=2e6"
+                f"--budget {item}: write KEY=VALUE with KEY one of {', '.join(BUDGET_NAMES)} and a VALUE of 0 (no "
+                "limit) or more, e.g. --budget wall=30m,tokens=2e6"
             )
         budget[f"budget.{key}"] = amount
     return budget

@@ -330,7 +330,8 @@ class Cluster:
     def describe(self) -> str:
         cpus = sum(int(n["Resources"].get("CPU", 0)) for n in self.nodes)
         gpus = sum(int(n["Resources"].get("GPU", 0)) for n in self.nodes)
-        return f"{len(self.nodes)} nodes, {cpus} CPUs, {gpus} GPUs"
+        count = lambda n, what: f"{n} {what}" + ("" if n == 1 else "s")  # noqa: E731
+        return f"{count(len(self.nodes), 'node')}, {count(cpus, 'CPU')}, {count(gpus, 'GPU')}"
 
     def _placed(self, node: dict[str, Any]) -> Any:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy

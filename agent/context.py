@@ -75,10 +75,9 @@ class RunContext:
         if self._cluster is None:
             from ..tools.cluster import Cluster
 
-            cluster = Cluster(self.config.cluster, sandbox=self.config.sandbox, plugins=self.config.plugins)
-            cluster.check_paths([str(self.run.path.resolve())], self.run.path.resolve())
-            self._cluster = cluster
-            self.log(f"cluster: {cluster.describe()} at {self.config.cluster}")
+            here = self.run.path.resolve()
+            self._cluster = Cluster.connect(self.config, [str(here)], here)
+            self.log(f"cluster: {self._cluster.describe()}")
         self._cluster.on_retry = self._log_retry
         return self._cluster
 

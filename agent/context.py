@@ -21,6 +21,7 @@ from ..tools.tasks import Task, TaskFamily, Verdict, family_class, verify_each
 from ..tools.tasks.written import Written
 from .config import RunConfig
 from .labels import LabelFilter, label_filter
+from .memory import give_back
 from .rundir import RunDir, read_jsonl, write_jsonl
 
 
@@ -170,10 +171,12 @@ class RunContext:
 
     def release_samplers(self) -> None:
         """Drop the samplers that hold weights in this process (before training: one model in memory at a time;
-        the next call reloads them). A server's adapters stay loaded."""
+        the next call reloads them), and hand their memory back to the kernel: training then starts from ~0.6 GB
+        in use instead of the ~2 GB the decoding left in the heap. A server's adapters stay loaded."""
         if not self.backend.serves:
             for location in list(self._generators):
                 self.forget(location)
+            give_back()
 
     def forget(self, location: str) -> None:
         """Drop the sampler of the checkpoint at `location`; an engine or server that holds its adapter unloads it."""

@@ -26,6 +26,7 @@ from autodidact.trainers import (
     train_sft,
     verified_reward,
 )
+from autodidact.trainers.common import load_for_training
 
 FAST = {"bf16": False, "batch_size": 4, "learning_rate": 1e-3, "warmup_steps": 1}
 
@@ -253,3 +254,41 @@ def test_grpo_groups_must_fill_the_batch_its_passes_make():
             output_dir="unused",
             params=GRPOParams(batch_size=8, micro_batch_size=3),
         )
+
+
+@pytest.mark.parametrize("method", ["sft", "dpo"])
+def test_each_pass_is_padded_to_a_multiple_of_the_setting(method, tiny_model, tasks, tmp_path, monkeypatch):
+    """Few distinct shapes: on a CPU each new shape keeps one more compiled kernel (and its memory) alive."""
+    import autodidact.trainers.dpo as dpo_module
+    import autodidact.trainers.sft as sft_module
+
+    module = sft_module if method == "sft" else dpo_module
+    lengths: dict[int, list[int]] = {16: [], 0: []}
+    for multiple, seen in lengths.items():
+
+        def spying(base, params, seen=seen):
+            loaded = load_for_training(base, params)
+            loaded[0].register_forward_pre_hook(
+                lambda _m, args, kwargs: seen.append(kwargs["input_ids"].shape[1]), with_kwargs=True
+            )
+            return loaded
+
+        monkeypatch.setattr(module, "load_for_training", spying)
+        params = {**FAST, "max_steps": 2, "pad_to_multiple_of": multiple}
+        if method == "sft":
+            train_sft(
+                base=str(tiny_model),
+                rows=reference_rows(tiny_model, tasks),
+                output_dir=tmp_path / f"sft{multiple}",
+                params=SFTParams(**params),
+                progress=False,
+            )
+        else:
+            pairs = [
+                {"prompt": chat(tiny_model, t.prompt), "chosen": t.reference, "rejected": "return None"} for t in tasks
+            ]
+            train_dpo(
+                base=str(tiny_model), pairs=pairs, output_dir=tmp_path / f"dpo{multiple}", params=DPOParams(**params)
+            )
+    assert lengths[16] and all(n % 16 == 0 for n in lengths[16])
+    assert any(n % 16 for n in lengths[0]), "without the setting, passes are as long as their longest row"

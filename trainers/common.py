@@ -65,6 +65,14 @@ class TrainParams:
         },
     )
     max_length: int = field(default=512, metadata={"help": "Longest prompt+completion in tokens; longer rows are cut."})
+    pad_to_multiple_of: int = field(
+        default=16,
+        metadata={
+            "help": "Pad each pass's rows to a multiple of this many tokens (0: to the longest row). On a CPU, "
+            "oneDNN keeps a compiled matrix-product kernel, with its own memory, for every shape it sees: padded "
+            "to the longest row, 20 SFT steps of the default model grew to 3.9 GB; padded to 16, 2.9 GB, as fast."
+        },
+    )
     bf16: bool = field(default=True, metadata={"help": "bf16 autocast (fast on CPUs with native bf16)."})
     seed: int = field(default=0, metadata={"help": "Seed for shuffling, sampling and initialisation."})
     adapter: Literal["auto", "full", "lora"] = field(

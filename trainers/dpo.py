@@ -54,6 +54,7 @@ def train_dpo(
     config = DPOConfig(
         **common_args(params, work, adapter),
         max_length=params.max_length,
+        pad_to_multiple_of=params.pad_to_multiple_of or None,
         beta=params.beta,
         loss_type=losses,
         loss_weights=[1.0, params.sft_weight] if params.sft_weight > 0 else None,

@@ -38,7 +38,12 @@ def train_sft(
     model, tokenizer, adapter, peft_config = load_for_training(base, params)
     tokenizer.padding_side = "right"
     work = work_dir(output)
-    config = SFTConfig(**common_args(params, work, adapter), max_length=params.max_length, completion_only_loss=True)
+    config = SFTConfig(
+        **common_args(params, work, adapter),
+        max_length=params.max_length,
+        pad_to_multiple_of=params.pad_to_multiple_of or None,
+        completion_only_loss=True,
+    )
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
     trainer = SFTTrainer(
         model=model, args=config, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config

@@ -19,6 +19,7 @@ from ...trainers.common import learning_rate
 from ...trainers.processes import train_in_processes
 from ..config import RunConfig
 from ..context import RunContext
+from ..memory import give_back
 from ..planning.budget import smallest_round_s
 from ..rundir import read_jsonl
 from ..state import RunState, TrainRecord, files_of
@@ -194,6 +195,7 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "checkpoint": candidate,
     }
     if cfg.gate.probe_prompts > 0:
+        give_back()  # the trainer's reference cycles, before the probe loads the candidate
         record["probe"] = probe(ctx, files, candidate, round_no)
     current["train"] = record
     ctx.run.store().register(

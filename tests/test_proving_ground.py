@@ -2,8 +2,8 @@
 ones itself, trains on the labels the sandbox verified, and is then significantly better at the next length.
 
 Everything here is real: the seed is trained by `autodidact seed`, the round is `autodidact run`, and the
-verdicts come from the local sandbox. The model is smaller than `seed`'s default so that both fit in the
-default test pass."""
+verdicts come from the local sandbox. The model is smaller than `seed`'s default; training it still takes two
+minutes on 2 cores, so the tests that need it are `slow` (CI runs them with `pytest -m slow`)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def seed_dir(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_a_seed_teaches_itself_the_next_length(seed_dir, tmp_path, capsys):
     report = json.loads((seed_dir / "seed.json").read_text())
     assert all(report["accuracy"][str(level)] >= 0.85 for level in range(1, N + 1))  # the seed's own check
@@ -49,6 +50,7 @@ def test_a_seed_teaches_itself_the_next_length(seed_dir, tmp_path, capsys):
     assert all(by_level["candidate"][str(level)] >= 0.85 for level in range(1, N + 1))
 
 
+@pytest.mark.slow
 def test_the_majority_filter_labels_without_ground_truth_and_reports_its_precision(seed_dir, tmp_path, capsys):
     run_dir = tmp_path / "run"
     argv = ["run", "add longer numbers", "--tasks", "addition", "--model", str(seed_dir), "--run-dir", str(run_dir),
@@ -70,6 +72,7 @@ def test_the_majority_filter_labels_without_ground_truth_and_reports_its_precisi
     assert "labels right" in table and f"{counts['label_precision']:.0%}" in table
 
 
+@pytest.mark.slow
 def test_the_seed_is_an_ordinary_checkpoint(seed_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

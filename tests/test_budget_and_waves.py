@@ -145,7 +145,9 @@ def test_the_heldout_set_grows_with_the_wall_budget_unless_someone_chose_its_siz
     from autodidact.agent.run import configure
 
     goal = "get better at writing small Python functions"
-    assert configure(goal).evaluation.heldout_tasks == 100  # the default 30 minutes
+    assert configure(goal).evaluation.heldout_tasks == 200  # the default 30 minutes
+    assert configure(goal, {"budget.wall_s": 900}).evaluation.heldout_tasks == 100
+    assert configure(goal, {"budget.wall_s": 300}).evaluation.heldout_tasks == 100  # never below the configured size
     assert configure(goal, {"budget.wall_s": 7200}).evaluation.heldout_tasks == 400
     assert configure(goal, {"budget.wall_s": 36000}).evaluation.heldout_tasks == 400  # at most 4 times
     assert configure(goal, {"budget.wall_s": 0}).evaluation.heldout_tasks == 100  # no wall budget

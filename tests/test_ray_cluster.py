@@ -27,14 +27,25 @@ def ray_cluster():
     from ray.cluster_utils import Cluster
 
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-    cluster = Cluster(
-        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False, "temp_dir": temp}
-    )
+    # `Cluster` writes the head's address to $RAY_TMPDIR/ray/ray_current_cluster (/tmp/ray without it) and does not
+    # create that directory: on a machine that never ran Ray it is missing. Keep it inside `temp` too.
+    (Path(temp) / "ray").mkdir()
+    before = os.environ.get("RAY_TMPDIR")
+    os.environ["RAY_TMPDIR"] = temp
     try:
-        cluster.add_node(num_cpus=1)
-        yield cluster.address
+        cluster = Cluster(
+            initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False, "temp_dir": temp}
+        )
+        try:
+            cluster.add_node(num_cpus=1)
+            yield cluster.address
+        finally:
+            cluster.shutdown()
     finally:
-        cluster.shutdown()
+        if before is None:
+            os.environ.pop("RAY_TMPDIR", None)
+        else:
+            os.environ["RAY_TMPDIR"] = before
         shutil.rmtree(temp, ignore_errors=True)
 
 

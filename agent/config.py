@@ -143,7 +143,12 @@ class CurriculumConfig:
 
 @dataclass(kw_only=True)
 class EvaluationConfig:
-    heldout_tasks: int = _f(100, "Size of the fixed held-out evaluation set.", positive=True)
+    heldout_tasks: int = _f(
+        100,
+        "Size of the fixed held-out evaluation set. When neither this option nor the task family sets it, the "
+        "default grows with the wall budget: 100 tasks per 15 minutes, at most 400 (200 for the default 30 minutes).",
+        positive=True,
+    )
     transfer: str = _f(
         "humaneval",
         "An external benchmark the starting model and the final champion are measured on, never trained on and "

@@ -79,6 +79,10 @@ def local_cluster(cpus: list[int]) -> tuple[Any, str]:
     from ray.cluster_utils import Cluster as RayCluster
 
     temp = tempfile.mkdtemp(prefix="ray-bench-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    # `RayCluster` writes the head's address to $RAY_TMPDIR/ray (/tmp/ray without it) and does not create that
+    # directory, missing on a machine that never ran Ray: keep it inside `temp` (this script's process only).
+    os.makedirs(os.path.join(temp, "ray"))
+    os.environ["RAY_TMPDIR"] = temp
     cluster = RayCluster(
         initialize_head=True, head_node_args={"num_cpus": cpus[0], "include_dashboard": False, "temp_dir": temp}
     )

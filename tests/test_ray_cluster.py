@@ -30,9 +30,8 @@ def ray_cluster():
     # `Cluster` writes the head's address to $RAY_TMPDIR/ray/ray_current_cluster (/tmp/ray without it) and does not
     # create that directory: on a machine that never ran Ray it is missing. Keep it inside `temp` too.
     (Path(temp) / "ray").mkdir()
-    before = os.environ.get("RAY_TMPDIR")
-    os.environ["RAY_TMPDIR"] = temp
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_TMPDIR", temp)
         cluster = Cluster(
             initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False, "temp_dir": temp}
         )
@@ -41,12 +40,7 @@ def ray_cluster():
             yield cluster.address
         finally:
             cluster.shutdown()
-    finally:
-        if before is None:
-            os.environ.pop("RAY_TMPDIR", None)
-        else:
-            os.environ["RAY_TMPDIR"] = before
-        shutil.rmtree(temp, ignore_errors=True)
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 SAME = ("--budget", "wall=0")

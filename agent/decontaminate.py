@@ -58,10 +58,17 @@ class Decontaminator:
         return self._task_cache[task.id]
 
     def _task_overlap(self, task: Task) -> str | None:
-        exact = self.prompts.get(normalise_text(task.prompt))
+        for text in dict.fromkeys((task.prompt, task.plain_prompt)):  # as asked, and in plain wording
+            why = self._prompt_overlap(text)
+            if why:
+                return why
+        return None
+
+    def _prompt_overlap(self, prompt: str) -> str | None:
+        exact = self.prompts.get(normalise_text(prompt))
         if exact is not None:
             return "benchmark_prompt" if exact in self.external else "prompt_exact"
-        grams = ngrams(task.prompt)
+        grams = ngrams(prompt)
         shared: dict[str, int] = defaultdict(int)
         for g in grams:
             for tid in self.index.get(g, ()):

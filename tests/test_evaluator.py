@@ -100,6 +100,10 @@ def test_select_removes_every_planted_heldout_and_guard_task(tiny_model, tmp_pat
     for i, task in enumerate(protected[:12]):
         prompt = task.prompt if i % 2 else "  " + task.prompt.replace(" ", "  ").upper()  # copies and near-copies
         planted.append(task.to_dict() | {"id": f"planted-{i}", "split": "train", "prompt": prompt})
+    for i, task in enumerate(protected[12:16], start=12):  # the same tasks asked as stubs: only the wording differs
+        stub = f"Complete this Python function.\n\n```python\ndef {task.entry_point}(...):\n    ...\n```"
+        hidden = task.hidden | {"plain_prompt": task.prompt}
+        planted.append(task.to_dict() | {"id": f"planted-{i}", "split": "train", "prompt": stub, "hidden": hidden})
     tasks = [t.to_dict() for t in honest] + planted
     attempts = [
         {"task_id": t["id"], "sample": s, "difficulty": 1, "completion": f"```python\n{t['reference']}\n```",

@@ -28,7 +28,9 @@ def test_every_gate_decision_is_recorded_with_numbers(finished_run, capsys):
     assert t["decisions"][-1]["verdict"] == "stop"
     for r in t["rounds"]:
         assert set(r["counts"]) >= {"tasks", "attempts", "verified", "repaired", "selected"}
-        assert r["counts"]["attempts"] == r["counts"]["tasks"] * 4
+        # k = 4 planned per task; the waves leave some unspent when no task can teach more (test_budget_and_waves.py)
+        assert r["counts"]["planned_attempts"] == r["counts"]["tasks"] * 4
+        assert r["counts"]["tasks"] <= r["counts"]["attempts"] <= r["counts"]["planned_attempts"]
         if r["eval"]:
             assert set(r["eval"]) >= {"n", "champion_pass1", "candidate_pass1", "p_value"}
             assert r["eval"]["n"] == 40

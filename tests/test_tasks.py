@@ -47,19 +47,25 @@ def test_heldout_is_disjoint_from_training_by_construction():
     assert len(heldout) == 100 and len({t.prompt for t in heldout}) == 100
     unseen = {t.name for t in heldout_only_templates()}
     assert sum(t.template in unseen for t in heldout) == 27
+    assert not any(">>>" in t.prompt or "plain_prompt" in t.hidden for t in heldout)  # evaluation keeps plain words
     prompts = frozenset(t.prompt for t in heldout)
     for seed in range(20):
         for level in (1, 2, 3, 4, 5):
             for task in family.generate(split="train", difficulty=level, n=20, seed=seed, exclude_prompts=prompts):
                 assert task.template not in unseen
-                assert task.prompt not in prompts
+                assert task.prompt not in prompts and task.plain_prompt not in prompts
                 assert task.split == "train"
 
 
 def test_expected_values_never_appear_in_the_prompt_beyond_the_example():
-    task = make_task(next(t for t in TEMPLATES if t.name == "sum_list"), random.Random(1), "train")
-    assert "hidden" not in task.prompt
-    assert task.prompt.count("should return") == 1
+    template = next(t for t in TEMPLATES if t.name == "sum_list")
+    tasks = [make_task(template, random.Random(i), "train") for i in range(20)]
+    for task in tasks:
+        assert "hidden" not in task.prompt
+        # One worked example, in either wording: plain ("should return") or a stub's docstring (">>>").
+        assert task.prompt.count("should return") + task.prompt.count(">>>") == 1
+        assert task.plain_prompt.count("should return") == 1
+    assert {">>>" in t.prompt for t in tasks} == {True, False}
 
 
 def test_generate_rejects_heldout_split():

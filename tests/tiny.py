@@ -31,7 +31,7 @@ def _corpus(n: int = 400) -> list[str]:
     texts = []
     for _ in range(n):
         task = make_task(rng.choice(training_templates()), rng, "train")
-        texts += [task.prompt, f"```python\n{task.reference}\n```"]
+        texts += [*dict.fromkeys((task.plain_prompt, task.prompt)), f"```python\n{task.reference}\n```"]
     return texts
 
 
@@ -92,14 +92,15 @@ def warm_up(
     rows = []
     for _ in range(n_tasks):
         task = make_task(rng.choice(pool), rng, "train")
-        prompt = tokenizer.apply_chat_template(
-            [{"role": "user", "content": task.prompt}], tokenize=False, add_generation_prompt=True
-        )
         if rng.random() < wrong_share:
             answer = f"def {task.entry_point}(*args):\n    return None"
         else:
             answer = task.reference
-        rows.append({"prompt": prompt, "completion": f"```python\n{answer}\n```"})
+        for wording in dict.fromkeys((task.plain_prompt, task.prompt)):  # a stub is taught in plain words too
+            prompt = tokenizer.apply_chat_template(
+                [{"role": "user", "content": wording}], tokenize=False, add_generation_prompt=True
+            )
+            rows.append({"prompt": prompt, "completion": f"```python\n{answer}\n```"})
     train_sft(
         base=str(model_dir),
         rows=rows,

@@ -33,6 +33,12 @@ class Task:
     reference: str
     hidden: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def plain_prompt(self) -> str:
+        """The prompt in its family's plain wording: what identifies the task when comparing it with others. A
+        practice task asked in another style (a function stub to complete) keeps its plain wording in `hidden`."""
+        return str(self.hidden.get("plain_prompt", self.prompt))
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -128,15 +134,16 @@ def draw_distinct(
     make: Callable[[], Task | None], split: Split, n: int, exclude: frozenset[str], tries: int
 ) -> list[Task]:
     """Up to `n` tasks of `split` from `make` (which may give None, or a task of another split), each with a prompt
-    not drawn before and not in `exclude`, in at most `tries` draws (fewer tasks only where the level has fewer)."""
+    not drawn before and not in `exclude` (compared in plain wording), in at most `tries` draws (fewer tasks only
+    where the level has fewer)."""
     tasks: list[Task] = []
     seen = set(exclude)
     for _ in range(tries):
         if len(tasks) == n:
             break
         task = make()
-        if task is not None and task.split == split and task.prompt not in seen:
-            seen.add(task.prompt)
+        if task is not None and task.split == split and task.plain_prompt not in seen:
+            seen.add(task.plain_prompt)
             tasks.append(task)
     return tasks
 

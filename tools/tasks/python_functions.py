@@ -3,6 +3,11 @@
 Held-out disjointness is built in: a quarter of the templates (chosen by a stable hash of their names) are
 never used for training, training tasks and held-out tasks come from separate seed streams, and a training
 task whose prompt equals a held-out prompt is never generated.
+
+Practice tasks are asked in two wordings: in plain words ("Write a Python function `f(x)` that ..."), or as a
+stub to complete (the signature and a docstring with the example). A run that practised one wording only learned
+to answer in that form: its answers to other prompts grew shorter and sometimes lost their body. The held-out set
+keeps the plain wording, and a task's identity (for disjointness and decontamination) is its plain wording.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from .base import Split, Task, TaskFamily, Verdict, draw_distinct, verify_hidden
 from .function_templates import TEMPLATES, Template
 
 HELDOUT_ONLY_SHARE = 4  # one template in four is held out entirely
+STUB_PERCENT = 50  # share of practice tasks asked as a function stub to complete instead of in plain words
 UNSEEN_SHARE_OF_EVAL = 0.27  # share of the evaluation set drawn from never-trained templates
 
 
@@ -58,14 +64,18 @@ def make_task(template: Template, rng: random.Random, split: Split) -> Task:
     reference = _fill(template.reference, params)
     expected = _run_reference(template, reference, inputs)
     example = max(range(len(inputs)), key=lambda i: len(json.dumps(inputs[i])) if i < 4 else -1)
-    prompt = render(
-        "attempt",
-        signature=template.signature,
-        spec=_fill(template.spec, params),
-        example_call=call_text(template.entry_point, inputs[example]),
-        example_result=show(expected[example]),
-    )
+    fields = {
+        "signature": template.signature,
+        "spec": _fill(template.spec, params),
+        "example_call": call_text(template.entry_point, inputs[example]),
+        "example_result": show(expected[example]),
+    }
+    prompt = plain = render("attempt", **fields)
     digest = hashlib.sha256(json.dumps([template.name, params, inputs]).encode()).hexdigest()[:12]
+    stub = split == "train" and _stable_bucket(f"style:{digest}", 100) < STUB_PERCENT
+    if stub:
+        spec = fields["spec"]
+        prompt = render("stub", **{**fields, "spec": spec[:1].upper() + spec[1:]})
     return Task(
         id=f"pf-{template.name}-{digest}",
         family=PythonFunctions.name,
@@ -79,6 +89,7 @@ def make_task(template: Template, rng: random.Random, split: Split) -> Task:
             "inputs": inputs,
             "expected": expected,
             "unseen_template": split == "heldout" and template in heldout_only_templates(),
+            **({"plain_prompt": plain} if stub else {}),
         },
     )
 

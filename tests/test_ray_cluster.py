@@ -156,6 +156,9 @@ def test_actors_killed_mid_round_are_restarted_and_their_calls_retried(
         return run(self, method, calls, done_and_kill)
 
     monkeypatch.setattr(cluster.Shards, "run", run_and_kill)
+    # Small sandbox calls, so that calls are still waiting when an actor is killed: with 32 pairs a call, a wave's
+    # three calls were all in flight at once, and the killed actor might already have answered its only one.
+    monkeypatch.setattr(cluster, "VERIFY_SLICE", 4)
     monkeypatch.setenv("RAY_ADDRESS", ray_cluster)
     with one_thread():
         state = acquire_only(tmp_path / "killed", warm_model, *SAME, "--cluster", "ray")

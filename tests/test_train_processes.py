@@ -58,6 +58,6 @@ def test_a_round_trains_its_candidate_in_two_processes(warm_model, tmp_path, cap
     run_dir = tmp_path / "run"
     assert main(tiny_run_args(warm_model, run_dir, "--train-processes", "2", rounds=1)) == 0
     train = trace_of(run_dir, capsys)["rounds"][0]["train"]
-    assert train["steps"] == 8  # 13 rows, 8 to a step: 2 steps an epoch, 4 epochs
+    assert train["steps"] == 4 * math.ceil(train["rows"] / 8)  # 8 rows to a step, 4 epochs
     assert math.isfinite(train["last_loss"]) and train["last_loss"] < train["first_loss"]
     assert json.loads((run_dir / "run.json").read_text())["config"]["training"]["processes"] == 2

@@ -58,7 +58,7 @@ class Decontaminator:
         return self._task_cache[task.id]
 
     def _task_overlap(self, task: Task) -> str | None:
-        for text in dict.fromkeys((task.prompt, task.plain_prompt)):  # as asked, and in plain wording
+        for text in task.wordings:
             why = self._prompt_overlap(text)
             if why:
                 return why

@@ -154,6 +154,10 @@ class EvalRecord(TypedDict, total=False):
     by_difficulty: dict[str, dict[str, float]]
     answer_forms: dict[str, dict[str, Any]]
     guard: dict[str, Any]
+    once_s: float
+    """Seconds spent on evaluation no later round repeats (the champion's, the starting model's guard)."""
+    candidate_s: float
+    """Seconds spent evaluating the candidate (held-out and guard)."""
 
 
 class RoundRecord(TypedDict, total=False):

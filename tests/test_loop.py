@@ -34,6 +34,10 @@ def test_every_gate_decision_is_recorded_with_numbers(finished_run, capsys):
         if r["eval"]:
             assert set(r["eval"]) >= {"n", "champion_pass1", "candidate_pass1", "p_value"}
             assert r["eval"]["n"] == 40
+    # The starting model is evaluated once, in round 1 (held-out and guard candidates); round 2 evaluates only its
+    # candidate, so the budget does not count round 1's extra seconds as a cost of every round.
+    first, second = (r["eval"] for r in t["rounds"])
+    assert first["once_s"] > second["once_s"] >= 0 and second["candidate_s"] > 0
 
 
 def test_the_gate_promotes_exactly_the_significant_improvements(finished_run, capsys):

@@ -65,6 +65,8 @@ def test_expected_values_never_appear_in_the_prompt_beyond_the_example():
         # One worked example, in either wording: plain ("should return") or a stub's docstring (">>>").
         assert task.prompt.count("should return") + task.prompt.count(">>>") == 1
         assert task.plain_prompt.count("should return") == 1
+        stub = ">>>" in task.prompt
+        assert task.wordings == ((task.plain_prompt, task.prompt) if stub else (task.prompt,))
     assert {">>>" in t.prompt for t in tasks} == {True, False}
 
 

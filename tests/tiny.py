@@ -31,7 +31,7 @@ def _corpus(n: int = 400) -> list[str]:
     texts = []
     for _ in range(n):
         task = make_task(rng.choice(training_templates()), rng, "train")
-        texts += [*dict.fromkeys((task.plain_prompt, task.prompt)), f"```python\n{task.reference}\n```"]
+        texts += [*task.wordings, f"```python\n{task.reference}\n```"]
     return texts
 
 
@@ -96,7 +96,7 @@ def warm_up(
             answer = f"def {task.entry_point}(*args):\n    return None"
         else:
             answer = task.reference
-        for wording in dict.fromkeys((task.plain_prompt, task.prompt)):  # a stub is taught in plain words too
+        for wording in task.wordings:  # a stub is taught in plain words too
             prompt = tokenizer.apply_chat_template(
                 [{"role": "user", "content": wording}], tokenize=False, add_generation_prompt=True
             )

@@ -3,6 +3,7 @@ confidence interval, and both on the guard set (tasks the starting model solved)
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..context import RunContext, model_key
@@ -33,33 +34,40 @@ def answer_forms(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {f: {"share": round(v[1] / total, 4), "pass1": round(v[0] / v[1], 4)} for f, v in sorted(forms.items())}
 
 
-def guard_counts(state: RunState, ctx: RunContext) -> dict[str, Any]:
-    """Champion and candidate on the guard set: how many of the tasks the starting model solved each still solves."""
+def guard_counts(state: RunState, ctx: RunContext, timed: dict[str, float]) -> dict[str, Any]:
+    """Champion and candidate on the guard set: how many of the tasks the starting model solved each still solves
+    (the seconds each role's evaluation took are added to `timed`)."""
     guard = ctx.guard(state["base_model"])
     out: dict[str, Any] = {"n": len(guard)}
     for role in ("champion", "candidate"):
         location = state[role]  # type: ignore[literal-required]
         assert location is not None
         key = model_key(location, state["base_model"])
+        started = time.perf_counter()
         out[f"{role}_pass"] = (
             len(guard)
             if key == "base"
             else sum(r["passed"] for r in ctx.eval_results(location, f"guard-{key}", tasks=guard))
         )
+        timed[role] = timed.get(role, 0.0) + time.perf_counter() - started
     out["regression"] = round((out["champion_pass"] - out["candidate_pass"]) / max(1, len(guard)), 4)
     return out
 
 
 def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
+    started = time.perf_counter()
     round_no = state["round"]
     current = state["current"].copy()
     n = ctx.config.evaluation.heldout_tasks
-    results = {}
+    results, timed = {}, {}
     for role in ("champion", "candidate"):
         location = state[role]  # type: ignore[literal-required]
         assert location is not None
+        begun = time.perf_counter()
         with bar(n, f"round {round_no} eval {role}") as progress:
             results[role] = ctx.eval_results(location, model_key(location, state["base_model"]), progress.update)
+        timed[role] = time.perf_counter() - begun
+    guard = guard_counts(state, ctx, timed)
     champion, candidate = results["champion"], results["candidate"]
     test = compare([r["passed"] for r in champion], [r["passed"] for r in candidate])
     current["eval"] = {
@@ -77,7 +85,12 @@ def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "candidate_split": split_counts(candidate),
         "by_difficulty": {"champion": by_difficulty(champion), "candidate": by_difficulty(candidate)},
         "answer_forms": {"champion": answer_forms(champion), "candidate": answer_forms(candidate)},
-        "guard": guard_counts(state, ctx),
+        "guard": guard,
+        # What a later round will not do again: the champion's evaluation and the starting model's on the guard
+        # candidates (a later round's champion is an earlier candidate, whose results the run keeps). The budget
+        # counts only the rest, the candidate's evaluation, as a cost of every round.
+        "once_s": round(time.perf_counter() - started - timed["candidate"], 1),
+        "candidate_s": round(timed["candidate"], 1),
     }
     ctx.log(
         f"round {round_no}: evaluate: champion {test['before_pass']}/{test['n']}, candidate "

@@ -69,14 +69,18 @@ AFTER_TRAIN_S = 150.0
 def training_seconds(state: RunState, ctx: RunContext) -> float:
     """How long training may take so that the rest of the round and the final benchmark still fit the wall budget
     (0: no wall budget). The rest of a round is measured on the earlier rounds: their seconds outside acquire and
-    training."""
+    training, less the evaluation a round does once (`once_s`: the starting model on the held-out set and the guard
+    candidates, 80-90 s of the default run's first round, which a later round's rest would otherwise be sized by)."""
     limit = ctx.config.budget.wall_s
     if not limit:
         return 0.0
     outside, reserve = transfer_seconds(ctx)
     spent = float((state.get("usage") or {}).get("wall_s", 0.0)) + outside
     after = [
-        r["spent_s"] - r["counts"].get("acquire_s", 0.0) - (r.get("train") or {}).get("duration_s", 0.0)
+        r["spent_s"]
+        - r["counts"].get("acquire_s", 0.0)
+        - (r.get("train") or {}).get("duration_s", 0.0)
+        - r["eval"].get("once_s", 0.0)
         for r in state.get("history", [])
         if r.get("eval") and r.get("spent_s")
     ]

@@ -39,6 +39,11 @@ class Task:
         practice task asked in another style (a function stub to complete) keeps its plain wording in `hidden`."""
         return str(self.hidden.get("plain_prompt", self.prompt))
 
+    @property
+    def wordings(self) -> tuple[str, ...]:
+        """Every wording the task has: the plain one, then the one it is asked in where that differs."""
+        return tuple(dict.fromkeys((self.plain_prompt, self.prompt)))
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -2,7 +2,7 @@
 
 Held-out disjointness is built in: a quarter of the templates (chosen by a stable hash of their names) are
 never used for training, training tasks and held-out tasks come from separate seed streams, and a training
-task whose prompt equals a held-out prompt is never generated.
+task whose plain wording equals a held-out prompt is never generated.
 
 Practice tasks are asked in two wordings: in plain words ("Write a Python function `f(x)` that ..."), or as a
 stub to complete (the signature and a docstring with the example). A run that practised one wording only learned

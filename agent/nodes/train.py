@@ -108,14 +108,17 @@ def step_budget(state: RunState, ctx: RunContext, seconds: float, method: str) -
     per_step = timed[-1]["duration_s"] / timed[-1]["steps"]
     next_round = smallest_round_s(ctx.config, history)
     left = seconds - cap * per_step
-    if next_round is None or left >= next_round:
+    # A round the plan sized as the last one took fewer tasks so that it could train on them for longer.
+    sized_last = ((state.get("current") or {}).get("sizing") or {}).get("rounds_that_fit") == 1
+    if not sized_last and (next_round is None or left >= next_round):
         return cap, f"{rule}: {left:.0f} s would be left for another round"
     steps = int(STEP_MARGIN * seconds / per_step)
     if steps <= cap:
         return cap, rule
+    why = "the plan sized it as the last" if sized_last else f"another round would need {next_round:.0f} s"
     return steps, (
         f"the last round that fits: up to {steps} steps in the {seconds:.0f} s left for training at {per_step:.1f} s "
-        f"per step (another round would need {next_round:.0f} s)"
+        f"per step ({why})"
     )
 
 

@@ -1,13 +1,20 @@
 """Rounds sized to the wall budget from the rates this run has measured.
 
 A run carries a wall budget (`budget.wall_s`, 30 minutes by default): the seconds its nodes may spend. Each
-round's size comes from the last rounds' own figures: attempts per second in acquire (sampling and
-verification), and the rest of a round (refine, select, train, evaluate) as a fixed cost. Rounds go on while the
-next one fits, with what the end of the run needs (the transfer benchmark of the final champion) held back:
+round's size comes from the last rounds' own figures (`Rates`): attempts per second in acquire (sampling and
+verification); training seconds per attempt (the rows an attempt yields, passed `training.epochs` times at the
+last training's seconds per row, up to `training.max_steps_per_round` steps except in a last round); and the rest
+of a round (plan, refine, select, the candidate's evaluation) as a fixed cost. Rounds go on while the next one
+fits, with what the end of the run needs (the transfer benchmark of the final champion) held back:
 
 - round 1 has no measurements: it takes the configured size (`sampling.tasks_per_round`);
 - later rounds: as many rounds of about the configured size as still fit, stretched to use all the time left;
+  the last one takes as many tasks as it can both acquire and train on;
 - when not even a small round (a quarter of the configured tasks) fits, the run stops, and says so.
+
+Training was once a fixed cost too, measured on round 1's short training. On the default goal's seed 0 a last
+round was then sized at 464 tasks: acquiring them left 192 s to train, 36 steps, half a pass over its 520 rows,
+and its candidate (+3 of 200) was rolled back.
 """
 
 from __future__ import annotations
@@ -54,12 +61,51 @@ def _measured(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in history if (r.get("counts") or {}).get("acquire_s") and r.get("spent_s")]
 
 
-def _rates(measured: list[dict[str, Any]]) -> tuple[float, float]:
-    """(attempts per second in the last measured acquire, seconds of a round outside acquire)."""
+@dataclass(frozen=True)
+class Rates:
+    """What a round costs at this run's measured rates: acquire and training grow with the round's tasks, the rest
+    of a round does not."""
+
+    attempts_per_s: float
+    """Attempts sampled and verified per second in the last measured acquire."""
+    fixed_s: float
+    """A round's seconds outside acquire and training (plan, refine, select, the candidate's evaluation)."""
+    train_s_per_attempt: float
+    """Training seconds each attempt buys: the new rows an attempt yields, passed `training.epochs` times, at the
+    seconds per row the last training took."""
+    step_cap_s: float
+    """What training takes at `training.max_steps_per_round` steps: the most a round that is not the last trains."""
+
+    def round_s(self, attempts: int, last: bool) -> float:
+        """Seconds a round of `attempts` attempts takes; a last round trains for as long as its rows need (its step
+        cap is lifted: `nodes/train.py`'s step budget)."""
+        train = attempts * self.train_s_per_attempt
+        return self.fixed_s + attempts / self.attempts_per_s + (train if last else min(train, self.step_cap_s))
+
+
+def _rates(config: RunConfig, measured: list[dict[str, Any]]) -> Rates:
+    """The rates of the last measured round (the fixed part: the most any whole round took). A round that did not
+    train gives no training rate; its seconds outside acquire all count as fixed."""
     last = measured[-1]["counts"]
     # The rest of a round: from rounds that went as far as evaluation (one that stopped early did not train).
     whole = [r for r in measured if r.get("eval")] or measured
-    return last["attempts"] / last["acquire_s"], max(r["spent_s"] - r["counts"]["acquire_s"] for r in whole)
+    fixed = max(
+        r["spent_s"]
+        - r["counts"]["acquire_s"]
+        - (r.get("train") or {}).get("duration_s", 0.0)
+        - (r.get("eval") or {}).get("once_s", 0.0)  # the starting model's evaluation: round 1 only
+        for r in whole
+    )
+    trained = [r for r in measured if (r.get("train") or {}).get("steps")]
+    per_attempt, step_s = 0.0, 0.0
+    if trained:
+        record, counts = trained[-1]["train"], trained[-1]["counts"]
+        batch = (record.get("params") or {}).get("batch_size", config.training.batch_size)
+        step_s = record["duration_s"] / record["steps"]
+        new_rows = max(0, counts.get("selected", 0) - counts.get("selected_from_earlier_rounds", 0))
+        per_attempt = config.training.epochs * new_rows / max(1, counts["attempts"]) * step_s / batch
+    cap_s = config.training.max_steps_per_round * step_s
+    return Rates(last["attempts"] / last["acquire_s"], fixed, per_attempt, cap_s)
 
 
 def smallest_round_s(config: RunConfig, history: list[dict[str, Any]]) -> float | None:
@@ -68,11 +114,20 @@ def smallest_round_s(config: RunConfig, history: list[dict[str, Any]]) -> float 
     measured = _measured(history)
     if not measured:
         return None
-    return _smallest_s(config, *_rates(measured))
+    return _smallest_s(config, _rates(config, measured))
 
 
-def _smallest_s(config: RunConfig, rate: float, overhead: float) -> float:
-    return overhead + max(1, config.sampling.tasks_per_round // 4) * config.sampling.samples_per_task / rate
+def _smallest_s(config: RunConfig, rates: Rates) -> float:
+    return rates.round_s(max(1, config.sampling.tasks_per_round // 4) * config.sampling.samples_per_task, last=True)
+
+
+def _tasks_within(rates: Rates, seconds: float, k: int, last: bool) -> int:
+    """The most tasks (k attempts each) whose round takes at most `seconds`."""
+    per_task = k / rates.attempts_per_s + k * rates.train_s_per_attempt
+    tasks = int((seconds - rates.fixed_s) / per_task)
+    if not last and tasks * k * rates.train_s_per_attempt > rates.step_cap_s:  # the step cap leaves time to acquire
+        tasks = int((seconds - rates.fixed_s - rates.step_cap_s) * rates.attempts_per_s / k)
+    return tasks
 
 
 def size_round(config: RunConfig, history: list[dict[str, Any]], spent_s: float, reserve_s: float = 0.0) -> Sizing:
@@ -88,18 +143,22 @@ def size_round(config: RunConfig, history: list[dict[str, Any]], spent_s: float,
     if not measured:
         return Sizing(default, numbers={**numbers, "remaining_s": round(remaining, 1), "rates": "none yet"})
     k = config.sampling.samples_per_task
-    rate, overhead = _rates(measured)
+    rates = _rates(config, measured)
     smallest = max(1, default // 4)
-    numbers.update(remaining_s=round(remaining, 1), attempts_per_s=round(rate, 3), other_stages_s=round(overhead, 1))
-    needed = _smallest_s(config, rate, overhead)
+    numbers.update(
+        remaining_s=round(remaining, 1),
+        attempts_per_s=round(rates.attempts_per_s, 3),
+        other_stages_s=round(rates.fixed_s, 1),
+        train_s_per_attempt=round(rates.train_s_per_attempt, 3),
+    )
+    needed = _smallest_s(config, rates)
     if remaining < needed:
         why = (
             f"the next round does not fit the wall budget: about {needed:.0f} s needed, {max(remaining, 0):.0f} s left"
         )
         return Sizing(0, stop=why, numbers=numbers)
-    usual = overhead + default * k / rate
-    fits = max(1, math.floor(remaining / usual))
-    tasks = int((remaining / fits - overhead) * rate / k)
-    tasks = max(smallest, min(GROWTH * default, tasks))
-    numbers.update(rounds_that_fit=fits, tasks=tasks, predicted_s=round(overhead + tasks * k / rate, 1))
+    fits = max(1, math.floor(remaining / rates.round_s(default * k, last=False)))
+    last = fits == 1
+    tasks = max(smallest, min(GROWTH * default, _tasks_within(rates, remaining / fits, k, last)))
+    numbers.update(rounds_that_fit=fits, tasks=tasks, predicted_s=round(rates.round_s(tasks * k, last), 1))
     return Sizing(tasks, numbers=numbers)

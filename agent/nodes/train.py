@@ -20,7 +20,7 @@ from ...trainers.processes import train_in_processes
 from ..config import RunConfig
 from ..context import RunContext
 from ..memory import give_back
-from ..planning.budget import smallest_round_s
+from ..planning.budget import rest_s, smallest_round_s
 from ..rundir import read_jsonl
 from ..state import RunState, TrainRecord, files_of
 from ..transfer import transfer_seconds
@@ -68,22 +68,14 @@ AFTER_TRAIN_S = 150.0
 
 def training_seconds(state: RunState, ctx: RunContext) -> float:
     """How long training may take so that the rest of the round and the final benchmark still fit the wall budget
-    (0: no wall budget). The rest of a round is measured on the earlier rounds: their seconds outside acquire and
-    training, less the evaluation a round does once (`once_s`: the starting model on the held-out set and the guard
-    candidates, 80-90 s of the default run's first round, which a later round's rest would otherwise be sized by)."""
+    (0: no wall budget). The rest of a round is the most the earlier rounds took outside acquire and training
+    (`budget.rest_s`)."""
     limit = ctx.config.budget.wall_s
     if not limit:
         return 0.0
     outside, reserve = transfer_seconds(ctx)
     spent = float((state.get("usage") or {}).get("wall_s", 0.0)) + outside
-    after = [
-        r["spent_s"]
-        - r["counts"].get("acquire_s", 0.0)
-        - (r.get("train") or {}).get("duration_s", 0.0)
-        - r["eval"].get("once_s", 0.0)
-        for r in state.get("history", [])
-        if r.get("eval") and r.get("spent_s")
-    ]
+    after = [rest_s(r) for r in state.get("history", []) if r.get("eval") and r.get("spent_s")]
     rest = max(after) if after else AFTER_TRAIN_S
     return round(max(MIN_TRAIN_S, limit - spent - reserve - rest), 1)
 
@@ -197,7 +189,7 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "duration_s": round(result.duration_s, 1),
         "train_tokens": result.train_tokens,
         "params": params.to_dict(),
-        "step_budget": {"max_steps": max_steps, "why": steps_why},
+        "step_budget": {"max_steps": max_steps, "why": steps_why, "seconds": seconds},
         "logs": ctx.run.relative(logs),
         "checkpoint": candidate,
     }

@@ -83,19 +83,24 @@ class Rates:
         return self.fixed_s + attempts / self.attempts_per_s + (train if last else min(train, self.step_cap_s))
 
 
+def rest_s(record: dict[str, Any]) -> float:
+    """A finished round's seconds outside acquire and training (plan, refine, select, the candidate's evaluation),
+    less the evaluation a run does once (`once_s`: the starting model on the held-out set and the guard candidates,
+    in round 1 only; 80-90 s of the default run, which every later round would otherwise be sized by)."""
+    return (
+        record["spent_s"]
+        - (record.get("counts") or {}).get("acquire_s", 0.0)
+        - (record.get("train") or {}).get("duration_s", 0.0)
+        - (record.get("eval") or {}).get("once_s", 0.0)
+    )
+
+
 def _rates(config: RunConfig, measured: list[dict[str, Any]]) -> Rates:
     """The rates of the last measured round (the fixed part: the most any whole round took). A round that did not
     train gives no training rate; its seconds outside acquire all count as fixed."""
     last = measured[-1]["counts"]
     # The rest of a round: from rounds that went as far as evaluation (one that stopped early did not train).
-    whole = [r for r in measured if r.get("eval")] or measured
-    fixed = max(
-        r["spent_s"]
-        - r["counts"]["acquire_s"]
-        - (r.get("train") or {}).get("duration_s", 0.0)
-        - (r.get("eval") or {}).get("once_s", 0.0)  # the starting model's evaluation: round 1 only
-        for r in whole
-    )
+    fixed = max(rest_s(r) for r in [r for r in measured if r.get("eval")] or measured)
     trained = [r for r in measured if (r.get("train") or {}).get("steps")]
     per_attempt, step_s = 0.0, 0.0
     if trained:

@@ -130,7 +130,8 @@ class TrainRecord(TypedDict, total=False):
     train_tokens: int
     params: dict[str, Any]
     step_budget: dict[str, Any]
-    """The most steps the round could take and why (more in a last round than `training.max_steps_per_round`)."""
+    """The most steps the round could take and why (more in a last round than `training.max_steps_per_round`), and
+    the seconds the wall budget left training (`seconds`; 0 without a wall budget)."""
     logs: str
     checkpoint: str
     probe: dict[str, Any]

@@ -84,6 +84,27 @@ def test_sft_within_one_pass_needs_a_loss_that_holds_not_one_that_falls():
         assert judge_train(state_with(train=flat), CFG)["verdict"] == "retry"
 
 
+def test_a_one_pass_rise_with_no_time_to_retrain_goes_to_the_held_out_tasks():
+    """The default goal's seed 1: a last round's one-pass SFT (41 steps, 224 s) whose loss rose 28% was retried in
+    the 60 s the budget had left, 12 steps. When a retry would have under half the time, the evaluation judges it."""
+    rising = [0.082, 0.08, 0.09, 0.1, 0.104, 0.106]
+    one_pass = {"method": "sft", "losses": rising, "duration_s": 224.0, "params": {"epochs": 0.8}}
+    last_round = {**one_pass, "step_budget": {"seconds": 250}}
+    judged = judge_train(state_with(train=last_round), CFG)
+    assert (judged["verdict"], judged["route"]) == ("forward", "evaluate")
+    assert "rose over one pass" in judged["reason"] and "the held-out tasks judge it" in judged["reason"]
+    # With time for a retry, or without a wall budget, a rise is retried as before.
+    for seconds in (400, 0):
+        roomy = {**one_pass, "step_budget": {"seconds": seconds}}
+        assert judge_train(state_with(train=roomy), CFG)["verdict"] == "retry"
+    # Only a one-pass rise: a loss that did not fall over repeated rows is retried whatever the time.
+    repeated = {**last_round, "params": {"epochs": 2.0}}
+    assert judge_train(state_with(train=repeated), CFG)["verdict"] == "retry"
+    # A collapsed candidate is still refused.
+    probe = {"champion": {"mean_chars": 200, "distinct": 1.0}, "candidate": {"mean_chars": 20, "distinct": 1.0}}
+    assert judge_train(state_with(train={**last_round, "probe": probe}), CFG)["route"] == "rollback"
+
+
 def test_a_retry_changes_the_stage_parameters():
     from autodidact.agent.gate import retry_changes
 

@@ -313,19 +313,18 @@ def _judge_training(state: RunState, config: RunConfig) -> Decision:
     else:
         epochs = float(train.get("params", {}).get("epochs", 0) or 0)
         quarters = f"mean of first quarter {first:.3f}, of last quarter {last:.3f}"
-        fits = loss_fits(losses, method, epochs)
-        if not fits and one_pass_sft(method, epochs) and no_time_to_retrain(train):
+        if not loss_fits(losses, method, epochs):
+            if not one_pass_sft(method, epochs):
+                why = f"the loss did not fall ({quarters})"
+                return _retryable(state, "train", "rollback", "rollback", why, **numbers)
+            if not no_time_to_retrain(train):
+                why = f"the loss rose over one pass ({quarters})"
+                return _retryable(state, "train", "rollback", "rollback", why, **numbers)
             # A rate too high is what the rule guards against, and the held-out tasks show that as well as a retry.
             fit = (
                 f"the loss rose over one pass ({quarters}), and a retry would have less than half this training's "
                 "time: the held-out tasks judge it"
             )
-        elif not fits:
-            if one_pass_sft(method, epochs):
-                why = f"the loss rose over one pass ({quarters})"
-            else:
-                why = f"the loss did not fall ({quarters})"
-            return _retryable(state, "train", "rollback", "rollback", why, **numbers)
         elif last < first:
             fit = f"the loss fell ({quarters})"
         else:

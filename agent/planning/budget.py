@@ -100,7 +100,8 @@ def _rates(config: RunConfig, measured: list[dict[str, Any]]) -> Rates:
     train gives no training rate; its seconds outside acquire all count as fixed."""
     last = measured[-1]["counts"]
     # The rest of a round: from rounds that went as far as evaluation (one that stopped early did not train).
-    fixed = max(rest_s(r) for r in [r for r in measured if r.get("eval")] or measured)
+    whole = [r for r in measured if r.get("eval")] or measured
+    fixed = max(rest_s(r) for r in whole)
     trained = [r for r in measured if (r.get("train") or {}).get("steps")]
     per_attempt, step_s = 0.0, 0.0
     if trained:

@@ -58,6 +58,10 @@ class Counts(TypedDict, total=False):
     cluster_retries: int
     """Calls sent again after a Ray actor died mid-call (`--cluster ray` only)."""
     acquire_s: float
+    acquire_limit_s: float
+    """In a round sized as the last: the seconds acquire was given (`planning/budget.acquire_seconds`)."""
+    attempts_cut: int
+    """The planned attempts not sampled because that time ran out."""
     breadth_tasks: int
     breadth_verified: int
     labelled: int
@@ -127,6 +131,8 @@ class TrainRecord(TypedDict, total=False):
     losses: list[float]
     metrics: dict[str, Any]
     duration_s: float
+    began_s: float
+    """The round's seconds (from its plan) when training began."""
     train_tokens: int
     params: dict[str, Any]
     step_budget: dict[str, Any]

@@ -36,7 +36,7 @@ def sequential(ctx: Any, gen: Generator, family: Any, tasks: list[Any], seed: in
 def overlapped(ctx: Any, gen: Generator, family: Any, tasks: list[Any], seed: int) -> tuple[float, int]:
     """acquire's own sampling (one wave of one attempt per task): verification overlaps decoding."""
     started = time.perf_counter()
-    _, verdicts, _, _ = sample_in_waves(ctx, gen, tasks, 1, seed=seed, waves=False, label="bench")
+    _, verdicts, *_ = sample_in_waves(ctx, gen, tasks, 1, seed=seed, waves=False, label="bench")
     return time.perf_counter() - started, sum(v.passed for v in verdicts)
 
 

@@ -157,6 +157,12 @@ def test_training_gets_the_time_the_rest_of_the_round_and_the_final_benchmark_le
     # which round 2 did not repeat (its rest took 44 s); round 2's training was sized 110 s short of its time.
     done["eval"]["once_s"] = 90.0
     assert training_seconds(state, ctx) == 1800 - 1000 - (700 - 300 - 200 - 90)
+    # Default goal, seed 1 (measured): round 2 spent 76.2 s outside acquire and training, 31.8 s of it (plan,
+    # refine, select) before its training began. A last round's training reserved all 76.2 s, though its own plan,
+    # refine and select were spent by then; it reserves what came after training.
+    done.update(spent_s=506.9, counts={"acquire_s": 189.1}, eval={"n": 200})
+    done["train"] = {"duration_s": 241.6, "began_s": 220.9}
+    assert training_seconds(state, ctx) == pytest.approx(1800 - 1000 - (506.9 - 220.9 - 241.6))
     state["usage"]["wall_s"] = 1700.0  # nothing left: training still gets its minimum
     assert training_seconds(state, ctx) == MIN_TRAIN_S
     ctx.config.budget.wall_s = 0
@@ -208,3 +214,48 @@ def test_the_heldout_set_grows_with_the_wall_budget_unless_someone_chose_its_siz
     assert configure(goal, {"budget.wall_s": 7200, "heldout_tasks": 150}).evaluation.heldout_tasks == 150
     # A family's own size stays (the addition proving ground evaluates 600).
     assert configure("add numbers", {"tasks": "addition", "budget.wall_s": 7200}).evaluation.heldout_tasks == 600
+
+
+class Answers:
+    """A generator that answers every other prompt right (so tasks have mixed outcomes and waves follow)."""
+
+    batch_size, workers = 2, 1
+
+    def __init__(self, answers: dict[str, int]) -> None:
+        self.answers, self.calls = answers, 0
+
+    def complete(self, prompts: list[str], params: object, progress: object = None) -> list[tuple[str]]:
+        replies = []
+        for prompt in prompts:
+            self.calls += 1
+            answer = self.answers[prompt] if self.calls % 2 else -1
+            replies.append((f"Answer: {answer}",))
+        return replies
+
+
+def test_a_round_sized_as_the_last_stops_its_later_waves_when_its_acquire_time_is_spent(tmp_path):
+    """The default goal's seed 1 (measured): a last round sized at 844 attempts for 229 s acquired at a slower rate
+    (harder levels) for 286 s, and its training got 117 s instead of the 208 s it was sized for. Acquire now
+    stops starting slices of later waves once the sizing's time has passed; the first wave is always whole."""
+    from autodidact.agent.context import RunContext
+    from autodidact.agent.nodes.acquire import sample_in_waves
+    from autodidact.agent.planning.budget import acquire_seconds
+    from autodidact.agent.rundir import RunDir
+
+    config = RunConfig.build(tasks=["arithmetic"], samples_per_task=4, transfer="none")
+    ctx = RunContext(config=config, run=RunDir(tmp_path), quiet=True)
+    tasks = ctx.family("arithmetic").generate(split="train", difficulty=1, n=12, seed=0)
+    gen = Answers({t.prompt: t.hidden["answer"] for t in tasks})
+    flat, verdicts, tallies, waves, cut = sample_in_waves(ctx, gen, tasks, 4, seed=0, waves=True, label="test")
+    assert waves >= 2 and cut == 0 and len(flat) > 12 * first_wave(4)
+    assert len(flat) <= 12 * 4 and any(v.passed for v in verdicts) and not all(v.passed for v in verdicts)
+    # Its time spent as the first wave ends: the first wave is whole, nothing of the later waves is sampled.
+    flat, verdicts, tallies, waves, cut = sample_in_waves(ctx, gen, tasks, 4, seed=0, waves=True, label="t", seconds=0)
+    assert waves == 1 and len(flat) == 12 * first_wave(4) and cut == 12 * 4 - len(flat)
+    assert all(t.tries == first_wave(4) for t in tallies.values())
+    # Time to spare: the waves run as without a limit.
+    assert sample_in_waves(ctx, gen, tasks, 4, seed=0, waves=True, label="test", seconds=1e9)[4] == 0
+    # The time comes from the sizing, in a round sized as the last only.
+    assert acquire_seconds({"rounds_that_fit": 1, "attempts_per_s": 3.681}, 844) == pytest.approx(229.3, abs=0.1)
+    assert acquire_seconds({"rounds_that_fit": 2, "attempts_per_s": 3.681}, 844) is None
+    assert acquire_seconds({"rates": "none yet"}, 640) is None

@@ -13,6 +13,7 @@ from typing import Any
 from ...tools.generate import SamplingParams
 from ...tools.tasks import Task, Verdict
 from ..context import RunContext
+from ..planning.budget import acquire_seconds
 from ..progress import bar
 from ..rundir import write_jsonl
 from ..state import RunState
@@ -43,8 +44,9 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     retried = len(ctx.cluster_retries())
     waves_on = labeller.waves and cfg.sampling.waves
     seed = cfg.seed + round_no + 1000 * retry
-    flat, verdicts, tallies, waves = sample_in_waves(
-        ctx, gen, tasks, k, seed=seed, waves=waves_on, label=f"round {round_no} sample"
+    limit = acquire_seconds(current.get("sizing") or {}, len(tasks) * k)
+    flat, verdicts, tallies, waves, cut = sample_in_waves(
+        ctx, gen, tasks, k, seed=seed, waves=waves_on, label=f"round {round_no} sample", seconds=limit
     )
     acquire_s = time.monotonic() - started
     resent = ctx.cluster_retries()[retried:]  # each is in run.log too
@@ -83,6 +85,8 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         **labeller.counts(attempts, labels),
         "planned_attempts": len(tasks) * k,
         "waves": waves,
+        # A round sized as the last stops its later waves at the sizing's prediction, so training keeps its time.
+        **({"acquire_limit_s": round(limit, 1), "attempts_cut": cut} if limit is not None else {}),
         # Attempts on tasks whose attempts had mixed outcomes: the ones that teach (verified rows beside
         # failures, pairs, GRPO groups). Verified rows per minute of acquire.
         "useful_attempts": sum(t.tries for t in tallies.values() if t.mixed),
@@ -112,10 +116,20 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
 
 
 def sample_in_waves(
-    ctx: RunContext, gen: Any, tasks: list[Task], k: int, *, seed: int, waves: bool, label: str
-) -> tuple[list[tuple[Task, int, str]], list[Verdict], dict[str, Tally], int]:
+    ctx: RunContext,
+    gen: Any,
+    tasks: list[Task],
+    k: int,
+    *,
+    seed: int,
+    waves: bool,
+    label: str,
+    seconds: float | None = None,
+) -> tuple[list[tuple[Task, int, str]], list[Verdict], dict[str, Tally], int, int]:
     """Up to `len(tasks) * k` attempts, verified, spent in waves (`waves.py`) or, with `waves` off, k per task
-    at once: the (task, sample, reply) list, its verdicts, each task's tally, and the number of waves."""
+    at once: the (task, sample, reply) list, its verdicts, each task's tally, the number of waves, and the planned
+    attempts still unspent when `seconds` ran out. The first wave is always sampled whole; after `seconds`, no further
+    slice of a later wave is started."""
     cfg = ctx.config
     by_id = {t.id: t for t in tasks}
     tallies = {t.id: Tally((t.family, t.difficulty)) for t in tasks}
@@ -125,6 +139,7 @@ def sample_in_waves(
     flat: list[tuple[Task, int, str]] = []
     verdicts: list[Verdict] = []
     count = 0
+    started, cut = time.monotonic(), 0
     # Verification of one slice of a wave runs in a thread while the next slice decodes. A slice is several
     # batches per decoding thread: the threads idle at the end of each slice, as the last batches finish.
     slice_size = 4 * getattr(gen, "batch_size", 0) * getattr(gen, "workers", 1) or budget
@@ -135,6 +150,9 @@ def sample_in_waves(
             batch: list[tuple[Task, int, str]] = []
             pending: list[Future[list[Verdict]]] = []
             for part, start in enumerate(range(0, len(chosen), slice_size)):
+                if count and seconds is not None and time.monotonic() - started > seconds:
+                    cut = budget - len(batch)  # what this wave and the later ones would have spent
+                    break
                 piece = chosen[start : start + slice_size]
                 longest = max(ctx.family(t.family).max_new_tokens or cfg.sampling.max_new_tokens for t in piece)
                 params = SamplingParams(
@@ -156,11 +174,11 @@ def sample_in_waves(
                 tallies[task.id].passes += verdict.passed
             flat += batch
             verdicts += found
-            count += 1
-            budget -= len(chosen)
-            if not waves:
+            count += bool(batch)
+            budget -= len(batch)
+            if not waves or cut:
                 break
             wave = next_wave(tallies, budget, per_task=per_task, enough=cfg.selection.max_rows_per_task, cap=2 * k)
     position = {t.id: i for i, t in enumerate(tasks)}
     order = sorted(range(len(flat)), key=lambda i: (position[flat[i][0].id], flat[i][1]))
-    return [flat[i] for i in order], [verdicts[i] for i in order], tallies, count
+    return [flat[i] for i in order], [verdicts[i] for i in order], tallies, count, cut

@@ -20,7 +20,7 @@ from ...trainers.processes import train_in_processes
 from ..config import RunConfig
 from ..context import RunContext
 from ..memory import give_back
-from ..planning.budget import rest_s, smallest_round_s
+from ..planning.budget import after_training_s, longest, smallest_round_s
 from ..rundir import read_jsonl
 from ..state import RunState, TrainRecord, files_of
 from ..transfer import transfer_seconds
@@ -68,16 +68,15 @@ AFTER_TRAIN_S = 150.0
 
 def training_seconds(state: RunState, ctx: RunContext) -> float:
     """How long training may take so that the rest of the round and the final benchmark still fit the wall budget
-    (0: no wall budget). The rest of a round is the most the earlier rounds took outside acquire and training
-    (`budget.rest_s`)."""
+    (0: no wall budget). The rest of the round is the most the earlier rounds took after their training
+    (`budget.after_training_s`)."""
     limit = ctx.config.budget.wall_s
     if not limit:
         return 0.0
     outside, reserve = transfer_seconds(ctx)
     spent = float((state.get("usage") or {}).get("wall_s", 0.0)) + outside
-    after = [rest_s(r) for r in state.get("history", []) if r.get("eval") and r.get("spent_s")]
-    rest = max(after) if after else AFTER_TRAIN_S
-    return round(max(MIN_TRAIN_S, limit - spent - reserve - rest), 1)
+    rest = longest(state.get("history", []), after_training_s)
+    return round(max(MIN_TRAIN_S, limit - spent - reserve - (AFTER_TRAIN_S if rest is None else rest)), 1)
 
 
 STEP_MARGIN = 0.9
@@ -156,6 +155,8 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
     for leftover in output.parent.glob(f".{output.name}-*"):
         shutil.rmtree(leftover, ignore_errors=True)
     seconds = training_seconds(state, ctx)
+    # The round's seconds before training: the rest of the round, measured from here, is what later rounds reserve.
+    began = round(float((state.get("usage") or {}).get("wall_s", 0.0)) - current.get("started_s", 0.0), 1)
     max_steps, steps_why = step_budget(state, ctx, seconds, method)
     params = method_params(method, cfg, len(items), round_no, max_steps)
     # Both rates are written down: the trainer uses the one for the adapter it chooses (`choose_adapter`).
@@ -190,6 +191,7 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "train_tokens": result.train_tokens,
         "params": params.to_dict(),
         "step_budget": {"max_steps": max_steps, "why": steps_why, "seconds": seconds},
+        "began_s": began,
         "logs": ctx.run.relative(logs),
         "checkpoint": candidate,
     }

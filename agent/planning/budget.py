@@ -20,6 +20,7 @@ and its candidate (+3 of 200) was rolled back.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,13 +96,44 @@ def rest_s(record: dict[str, Any]) -> float:
     )
 
 
+def after_training_s(record: dict[str, Any]) -> float:
+    """A finished round's seconds from the start of its training, less the training itself and the evaluation a run
+    does once: loading the model, the collapse probe, the candidate's evaluation. What training must leave for the
+    rest of its round; plan, refine and select (30-35 s of the default run) are spent by then. A round recorded
+    without its training's start counts its whole rest (`rest_s`)."""
+    train = record.get("train") or {}
+    if "began_s" not in train:
+        return rest_s(record)
+    return record["spent_s"] - train["began_s"] - train["duration_s"] - (record.get("eval") or {}).get("once_s", 0.0)
+
+
+def longest(history: list[dict[str, Any]], seconds: Callable[[dict[str, Any]], float]) -> float | None:
+    """The most `seconds` gives over the finished rounds that went as far as evaluation (one that stopped early
+    did not train), or None before any did."""
+    whole = [seconds(r) for r in history if r.get("eval") and r.get("spent_s")]
+    return max(whole) if whole else None
+
+
+def acquire_seconds(sizing: dict[str, Any], attempts: int) -> float | None:
+    """How long acquire may take in a round the plan sized as the last: its attempts at the rate the sizing used.
+    Training gets the time after it, so an acquire slower than predicted would take its overrun from training. On
+    the default goal's seed 1 a last round practised harder levels than the round it was sized from, acquired at
+    2.95 attempts/s against 3.68, and trained 18 steps in the 117 s left instead of about 33 in 208 s; its
+    candidate (+1 of 200) was rolled back. None for other rounds: their training stops at the step cap, and an
+    overrun only shortens the rounds after them, which are sized on what is left."""
+    rate = sizing.get("attempts_per_s")
+    if sizing.get("rounds_that_fit") != 1 or not rate:
+        return None
+    return attempts / rate
+
+
 def _rates(config: RunConfig, measured: list[dict[str, Any]]) -> Rates:
     """The rates of the last measured round (the fixed part: the most any whole round took). A round that did not
     train gives no training rate; its seconds outside acquire all count as fixed."""
     last = measured[-1]["counts"]
-    # The rest of a round: from rounds that went as far as evaluation (one that stopped early did not train).
-    whole = [r for r in measured if r.get("eval")] or measured
-    fixed = max(rest_s(r) for r in whole)
+    fixed = longest(measured, rest_s)
+    if fixed is None:
+        fixed = max(rest_s(r) for r in measured)
     trained = [r for r in measured if (r.get("train") or {}).get("steps")]
     per_attempt, step_s = 0.0, 0.0
     if trained:

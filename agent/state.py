@@ -62,6 +62,8 @@ class Counts(TypedDict, total=False):
     """In a round sized as the last: the seconds acquire was given (`planning/budget.acquire_seconds`)."""
     attempts_cut: int
     """The planned attempts not sampled because that time ran out."""
+    tasks_added: int
+    """Tasks added because acquire ended early: the time saved, shared between sampling them and training."""
     breadth_tasks: int
     breadth_verified: int
     labelled: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -217,7 +218,8 @@ def test_the_heldout_set_grows_with_the_wall_budget_unless_someone_chose_its_siz
 
 
 class Answers:
-    """A generator that answers every other prompt right (so tasks have mixed outcomes and waves follow)."""
+    """A generator that answers every other prompt right where it knows the answer (so tasks have mixed outcomes
+    and waves follow), and wrong elsewhere."""
 
     batch_size, workers = 2, 1
 
@@ -228,7 +230,7 @@ class Answers:
         replies = []
         for prompt in prompts:
             self.calls += 1
-            answer = self.answers[prompt] if self.calls % 2 else -1
+            answer = self.answers.get(prompt, -1) if self.calls % 2 else -1
             replies.append((f"Answer: {answer}",))
         return replies
 
@@ -259,3 +261,37 @@ def test_a_round_sized_as_the_last_stops_its_later_waves_when_its_acquire_time_i
     assert acquire_seconds({"rounds_that_fit": 1, "attempts_per_s": 3.681}, 844) == pytest.approx(229.3, abs=0.1)
     assert acquire_seconds({"rounds_that_fit": 2, "attempts_per_s": 3.681}, 844) is None
     assert acquire_seconds({"rates": "none yet"}, 640) is None
+
+
+def test_a_last_round_that_acquires_faster_than_predicted_adds_tasks_for_the_time_saved(tmp_path):
+    """The default goal's seed 1 (measured): a last round sized from round 1's 2.16 attempts/s acquired its 1,340
+    attempts at 3.78/s, 266 s early, and trained two passes over its 324 rows with 100 s of the budget left
+    unused. The time saved is now shared between more tasks at the plan's levels and training on their rows."""
+    from autodidact.agent.context import RunContext
+    from autodidact.agent.nodes.acquire import acquire
+    from autodidact.agent.planning.budget import GROWTH, extra_attempts
+    from autodidact.agent.rundir import RunDir, write_jsonl
+
+    assert extra_attempts({"train_s_per_attempt": 0.232}, 266.0, 3.78) == 535
+    assert extra_attempts({"train_s_per_attempt": 0.232}, -5.0, 3.78) == 0
+    config = RunConfig.build(tasks=["arithmetic"], tasks_per_round=4, samples_per_task=2, transfer="none")
+    ctx = RunContext(config=config, run=RunDir(tmp_path), quiet=True)
+    heldout = ctx.family("arithmetic").heldout(n=40, seed=1)
+    write_jsonl(ctx.run.heldout_file, (t.to_dict() for t in heldout))
+    ctx._generators["champion"] = Answers({})  # every answer wrong: one wave, over in milliseconds
+    plan = {"family": "arithmetic", "levels": [1, 2], "tasks_per_level": {"1": 3, "2": 3}, "samples_per_task": 2}
+
+    def run(sizing: dict) -> dict:
+        state = {"round": 2, "champion": "champion", "current": {"plan": plan, "sizing": sizing}}
+        return acquire(state, ctx)["current"]["counts"]
+
+    counts = run({"rounds_that_fit": 1, "attempts_per_s": 0.05, "train_s_per_attempt": 0.1})
+    room = GROWTH * 4 - 6  # the most tasks a round is given, less the planned six
+    assert counts["tasks_added"] == room and counts["tasks"] == 6 + room and counts["attempts_cut"] == 0
+    assert counts["planned_attempts"] == 2 * (6 + room) and counts["attempts"] >= 6 + room  # a first wave for each
+    tasks = [json.loads(line) for line in ctx.run.round_file(2, "tasks").read_text().splitlines()]
+    assert len({t["prompt"] for t in tasks}) == len(tasks) == 6 + room  # fresh tasks, none repeated
+    assert not {t["prompt"] for t in tasks} & {t.prompt for t in heldout}
+    assert {t["difficulty"] for t in tasks[6:]} == {1, 2}
+    counts = run({"rounds_that_fit": 2, "attempts_per_s": 0.05, "train_s_per_attempt": 0.1})  # not the last
+    assert counts["tasks"] == 6 and "tasks_added" not in counts

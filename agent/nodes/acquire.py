@@ -13,10 +13,10 @@ from typing import Any
 from ...tools.generate import SamplingParams
 from ...tools.tasks import Task, Verdict
 from ..context import RunContext
-from ..planning.budget import acquire_seconds
+from ..planning.budget import GROWTH, acquire_seconds, extra_attempts
 from ..progress import bar
 from ..rundir import write_jsonl
-from ..state import RunState
+from ..state import PlanRecord, RunState
 from ..stats import tally
 from ..waves import Tally, first_wave, next_wave
 
@@ -44,10 +44,25 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     retried = len(ctx.cluster_retries())
     waves_on = labeller.waves and cfg.sampling.waves
     seed = cfg.seed + round_no + 1000 * retry
-    limit = acquire_seconds(current.get("sizing") or {}, len(tasks) * k)
+    sizing = current.get("sizing") or {}
+    limit = acquire_seconds(sizing, len(tasks) * k)
     flat, verdicts, tallies, waves, cut = sample_in_waves(
         ctx, gen, tasks, k, seed=seed, waves=waves_on, label=f"round {round_no} sample", seconds=limit
     )
+    added: list[Task] = []
+    if limit is not None and not cut:  # a last round that acquired faster than its sizing predicted
+        took = time.monotonic() - started
+        rate = len(flat) / max(took, 1e-9)
+        room = GROWTH * cfg.sampling.tasks_per_round - len(tasks)  # the most tasks the sizing gives a round
+        more = min(extra_attempts(sizing, limit - took, rate), max(0, room) * k)
+        added = fresh_tasks(ctx, plan, more // k, seed=seed, exclude=protected | {t.prompt for t in tasks})
+        if added:
+            more_flat, more_verdicts, more_tallies, more_waves, cut = sample_in_waves(
+                ctx, gen, added, k, seed=seed + 1, waves=waves_on, label=f"round {round_no} sample, more tasks",
+                seconds=more / rate,
+            )  # fmt: skip
+            tasks, flat, verdicts = tasks + added, flat + more_flat, verdicts + more_verdicts
+            tallies, waves = {**tallies, **more_tallies}, waves + more_waves
     acquire_s = time.monotonic() - started
     resent = ctx.cluster_retries()[retried:]  # each is in run.log too
     labels = labeller.label(flat, family, cfg)  # a label filter without ground truth is for one family
@@ -86,7 +101,11 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "planned_attempts": len(tasks) * k,
         "waves": waves,
         # A round sized as the last stops its later waves at the sizing's prediction, so training keeps its time.
-        **({"acquire_limit_s": round(limit, 1), "attempts_cut": cut} if limit is not None else {}),
+        **(
+            {"acquire_limit_s": round(limit, 1), "attempts_cut": cut, "tasks_added": len(added)}
+            if limit is not None
+            else {}
+        ),
         # Attempts on tasks whose attempts had mixed outcomes: the ones that teach (verified rows beside
         # failures, pairs, GRPO groups). Verified rows per minute of acquire.
         "useful_attempts": sum(t.tries for t in tallies.values() if t.mixed),
@@ -113,6 +132,23 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         f"{len(solved)} of {len(tasks)} tasks solved"
     )
     return {"current": current, "level_stats": stats}
+
+
+def fresh_tasks(ctx: RunContext, plan: PlanRecord, n: int, *, seed: int, exclude: frozenset[str]) -> list[Task]:
+    """About `n` more practice tasks of the plan's family, shared among its levels as the plan shares its tasks
+    (none when that gives a level less than one)."""
+    per_level = plan["tasks_per_level"]
+    total = sum(per_level.values())
+    if not total or n < len(per_level):
+        return []
+    family = ctx.family(plan["family"])
+    tasks: list[Task] = []
+    for level, planned in per_level.items():
+        count = round(n * planned / total)
+        if count:
+            more = seed * 1_000_003 + 7_654_321 + int(level)  # a stream apart from the plan's tasks
+            tasks += family.generate(split="train", difficulty=int(level), n=count, seed=more, exclude_prompts=exclude)
+    return tasks
 
 
 def sample_in_waves(

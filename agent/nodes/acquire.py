@@ -30,11 +30,7 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
     tasks: list[Task] = []
     # The plan's tasks, then those of the breadth families (`planning/breadth.py`), kept aside below.
     for name, per_level in [(plan["family"], plan["tasks_per_level"]), *plan.get("breadth", {}).items()]:
-        for level, n in per_level.items():
-            seed = cfg.seed * 1_000_003 + round_no * 101 + int(level)
-            tasks += ctx.family(name).generate(
-                split="train", difficulty=int(level), n=n, seed=seed, exclude_prompts=protected
-            )
+        tasks += practice_tasks(ctx, name, per_level, stream=cfg.seed * 1_000_003 + round_no * 101, exclude=protected)
     aside = {t.id for t in tasks if t.family != plan["family"]}
     k = plan["samples_per_task"]
     gen = ctx.generator(state["champion"])
@@ -100,7 +96,9 @@ def acquire(state: RunState, ctx: RunContext) -> dict[str, Any]:
         **labeller.counts(attempts, labels),
         "planned_attempts": len(tasks) * k,
         "waves": waves,
-        # A round sized as the last stops its later waves at the sizing's prediction, so training keeps its time.
+        # A round sized as the last keeps to its sizing's acquire time, so training keeps its own: its later waves
+        # stop once that time has passed (`attempts_cut`), and one that finishes early adds fresh tasks for the
+        # time saved (`tasks_added`).
         **(
             {"acquire_limit_s": round(limit, 1), "attempts_cut": cut, "tasks_added": len(added)}
             if limit is not None
@@ -141,14 +139,25 @@ def fresh_tasks(ctx: RunContext, plan: PlanRecord, n: int, *, seed: int, exclude
     total = sum(per_level.values())
     if not total or n < len(per_level):
         return []
-    family = ctx.family(plan["family"])
-    tasks: list[Task] = []
-    for level, planned in per_level.items():
-        count = round(n * planned / total)
-        if count:
-            more = seed * 1_000_003 + 7_654_321 + int(level)  # a stream apart from the plan's tasks
-            tasks += family.generate(split="train", difficulty=int(level), n=count, seed=more, exclude_prompts=exclude)
-    return tasks
+    counts = {level: round(n * planned / total) for level, planned in per_level.items()}
+    # A seed stream apart from the plan's tasks.
+    return practice_tasks(ctx, plan["family"], counts, stream=seed * 1_000_003 + 7_654_321, exclude=exclude)
+
+
+def practice_tasks(
+    ctx: RunContext, family: str, per_level: dict[str, int], *, stream: int, exclude: frozenset[str]
+) -> list[Task]:
+    """The practice tasks `per_level` asks of `family`, level by level, none of whose prompts is in `exclude`; each
+    level is generated from the seed `stream` + its level, so the same counts and stream give the same tasks."""
+    generate = ctx.family(family).generate
+    return [
+        task
+        for level, n in per_level.items()
+        if n
+        for task in generate(
+            split="train", difficulty=int(level), n=n, seed=stream + int(level), exclude_prompts=exclude
+        )
+    ]
 
 
 def sample_in_waves(

@@ -229,6 +229,27 @@ def test_a_time_limit_stops_training_after_the_step_that_passes_it(tiny_model, t
     assert result.steps == 1 and changed(tiny_model, tmp_path / "limited")
 
 
+def test_a_time_limit_begins_no_step_that_would_end_past_it(monkeypatch):
+    """Steps of 3 s under a 10 s limit: after the third (9 s) a fourth would end at 12 s, so training stops there;
+    stopping only once past the limit, it took the fourth and ended 2 s over (a last round's DPO steps of 14 s
+    took 3.4 s past its seconds and the run past its wall budget)."""
+    from types import SimpleNamespace
+
+    from autodidact.trainers import common
+
+    clock = [100.0]
+    monkeypatch.setattr(common.time, "monotonic", lambda: clock[0])
+    callbacks, _ = common._callbacks(None, None, False, max_seconds=10.0)
+    control = SimpleNamespace(should_training_stop=False)
+    steps = 0
+    while not control.should_training_stop:
+        clock[0] += 3.0
+        steps += 1
+        for callback in callbacks:
+            callback.on_step_end(None, None, control)
+    assert steps == 3 and clock[0] - 100.0 <= 10.0
+
+
 def test_a_batch_in_micro_batches_is_one_step_of_the_whole_batch(tiny_model, tasks, tmp_path):
     assert batch_args(8, 2) == {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 4}
     assert batch_args(6, 4) == {"per_device_train_batch_size": 3, "gradient_accumulation_steps": 2}

@@ -257,6 +257,8 @@ def _callbacks(
     from transformers.trainer_callback import ProgressCallback
 
     history: list[dict[str, Any]] = []
+    started = time.monotonic()
+    last_end = started  # when the last step ended (training's start before the first)
 
     class Recorder(TrainerCallback):  # type: ignore[misc]
         """Keeps every log dict, appends it to the run's log file, and stops on a non-finite loss."""
@@ -276,13 +278,11 @@ def _callbacks(
             # The budget's limit: no step is begun that the last one's duration says would end past it (stopping
             # only once past it, DPO steps of 14 s took a last round 3.4 s over and its run over the wall budget).
             # The steps so far are the candidate.
+            nonlocal last_end
             now = time.monotonic()
-            step, ends[0] = now - ends[0], now
+            step, last_end = now - last_end, now
             if max_seconds > 0 and _any_process(now + step - started > max_seconds):
                 control.should_training_stop = True
-
-    started = time.monotonic()
-    ends = [started]  # when the last step ended (training's start before the first)
 
     class BarOnly(ProgressCallback):  # type: ignore[misc]
         """The step bar on stderr, without printing every log dict (stdout is for results)."""

@@ -91,6 +91,16 @@ class Rates:
         return self.fixed_s + attempts / self.attempts_per_s + (train if last else min(train, self.step_cap_s))
 
 
+def _once_s(record: dict[str, Any]) -> float:
+    """The seconds of a finished round's evaluation that a run does once (round 1's start model and guard set)."""
+    return float((record.get("eval") or {}).get("once_s", 0.0))
+
+
+def _evaluated(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The finished rounds that went as far as evaluation (one that stopped early did not train)."""
+    return [r for r in history if r.get("eval") and r.get("spent_s")]
+
+
 def rest_s(record: dict[str, Any]) -> float:
     """A finished round's seconds outside acquire and training (plan, refine, select, the candidate's evaluation),
     less the evaluation a run does once (`once_s`: the starting model on the held-out set and the guard candidates,
@@ -99,7 +109,7 @@ def rest_s(record: dict[str, Any]) -> float:
         record["spent_s"]
         - (record.get("counts") or {}).get("acquire_s", 0.0)
         - (record.get("train") or {}).get("duration_s", 0.0)
-        - (record.get("eval") or {}).get("once_s", 0.0)
+        - _once_s(record)
     )
 
 
@@ -111,13 +121,13 @@ def after_training_s(record: dict[str, Any]) -> float:
     train = record.get("train") or {}
     if "began_s" not in train:
         return rest_s(record)
-    return record["spent_s"] - train["began_s"] - train["duration_s"] - (record.get("eval") or {}).get("once_s", 0.0)
+    return record["spent_s"] - train["began_s"] - train["duration_s"] - _once_s(record)
 
 
 def longest(history: list[dict[str, Any]], seconds: Callable[[dict[str, Any]], float]) -> float | None:
     """The most `seconds` gives over the finished rounds that went as far as evaluation (one that stopped early
     did not train), or None before any did."""
-    whole = [seconds(r) for r in history if r.get("eval") and r.get("spent_s")]
+    whole = [seconds(r) for r in _evaluated(history)]
     return max(whole) if whole else None
 
 
@@ -148,10 +158,8 @@ def extra_attempts(sizing: dict[str, Any], seconds_left: float, rate: float) -> 
 def _previous_round_s(measured: list[dict[str, Any]]) -> float:
     """Seconds the last round that went as far as evaluation took, less the evaluation a run does once (0 when
     none did): the shortest the next round may be."""
-    whole = [r for r in measured if r.get("eval")]
-    if not whole:
-        return 0.0
-    return whole[-1]["spent_s"] - (whole[-1].get("eval") or {}).get("once_s", 0.0)
+    whole = _evaluated(measured)
+    return whole[-1]["spent_s"] - _once_s(whole[-1]) if whole else 0.0
 
 
 def _rates(config: RunConfig, measured: list[dict[str, Any]]) -> Rates:

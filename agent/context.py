@@ -34,8 +34,11 @@ class RunContext:
     _families: dict[str, TaskFamily] = field(default_factory=dict)
     _sandbox: Sandbox | None = None
     _cluster: Any = None
-    usage: dict[str, float] = field(default_factory=lambda: {"sandbox_s": 0.0, "tokens": 0, "train_steps": 0})
-    """What this process has spent (the graph adds each node's share to the state's `usage`)."""
+    usage: dict[str, float] = field(
+        default_factory=lambda: {"sandbox_s": 0.0, "tokens": 0, "train_steps": 0, "transfer_s": 0.0}
+    )
+    """What this process has spent (the graph adds each node's share to the state's `usage`; `transfer_s`, the
+    transfer benchmark's seconds, is outside the nodes: `planning/clock.py`)."""
     _transfer_bench: Any = None
     echo: Callable[[str], None] | None = None
     """Where else each progress line goes (Studio streams them)."""

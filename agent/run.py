@@ -307,17 +307,20 @@ def open_run(run_dir: Path, *, quiet: bool = True, started: bool = True, write: 
     return RunContext(config=config, run=run, quiet=quiet)
 
 
-def execute(ctx: Any, initial: Any, kind: str) -> dict[str, Any]:
+def execute(ctx: Any, initial: Any, kind: str, *, started: float | None = None) -> dict[str, Any]:
     """Run (an initial state) or resume (None, or a Command) the graph until it ends or awaits approval; the
-    session is recorded, the report written, and the trace returned."""
+    session is recorded, the report written, and the trace returned. `started`: the `time.monotonic()` at which
+    the command began; the seconds from then to the graph, less the transfer benchmark's, are recorded as the
+    session's `startup_s`, which the wall budget counts (`planning/clock.py`)."""
     from .context import model_key
     from .graph import THREAD, compile_graph, run_graph
+    from .planning.clock import startup_seconds
     from .report import write_report
     from .trace import build_trace
 
     app = compile_graph(ctx)
     start = time.monotonic()
-    ctx.run.session({"start": kind})
+    ctx.run.session({"start": kind, "startup_s": startup_seconds(started, ctx.usage["transfer_s"])})
     status, stopped_by = "interrupted", None
     try:
         values = run_graph(app, initial)
@@ -345,5 +348,6 @@ def execute(ctx: Any, initial: Any, kind: str) -> dict[str, Any]:
             f"autodidact resume {ctx.run.path} --approve (or --reject)"
         )
     else:
-        ctx.log(f"run finished in {time.monotonic() - start:.0f} s; champion: {trace['champion']}")
+        took = time.monotonic() - (start if started is None else started)
+        ctx.log(f"run finished in {took:.0f} s; champion: {trace['champion']}")
     return dict(trace)

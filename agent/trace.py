@@ -96,6 +96,7 @@ def build_trace(ctx: RunContext, app: Any) -> dict[str, Any]:
         "status": "awaiting approval" if awaiting else status,
         "awaiting": awaiting,
         "usage": values.get("usage", {}),
+        "startup_s": round(sum(float(s.get("startup_s", 0.0)) for s in ctx.run.sessions()), 1),
         "stop_reason": values.get("stop_reason"),
         "next": list(snapshot.next),
         "champion": values.get("champion"),
@@ -267,7 +268,8 @@ def format_trace(trace: dict[str, Any]) -> str:
     usage = trace.get("usage") or {}
     if usage:
         out.append(
-            f"spent: {usage.get('wall_s', 0):.0f} s in nodes, {usage.get('sandbox_s', 0):.0f} sandbox s, "
+            f"spent: {usage.get('wall_s', 0):.0f} s in nodes, {trace.get('startup_s', 0):.0f} s starting up, "
+            f"{usage.get('sandbox_s', 0):.0f} sandbox s, "
             f"{usage.get('tokens', 0):.0f} tokens generated, {usage.get('train_steps', 0):.0f} training steps"
         )
     return "\n".join(out)

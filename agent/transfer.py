@@ -104,6 +104,7 @@ def measure(ctx: Any, location: str, key: str, *, shared: bool = False) -> list[
             rows = evaluate(ctx.generator(location), bench, ctx.sandbox, progress.update)
         ctx.usage["sandbox_s"] += sum(r["duration_s"] for r in rows)
         seconds = spent = time.monotonic() - start
+        ctx.usage["transfer_s"] += spent
         how = f"{seconds:.0f} s"
         if cache is not None:
             write_jsonl(cache, rows)

@@ -110,6 +110,58 @@ def test_a_later_round_is_never_planned_shorter_than_the_round_before_it():
     assert early["shortest_round_s"] == pytest.approx(503.1 - 77.3) and early["rounds_that_fit"] == 2
 
 
+def test_a_process_knows_how_long_ago_it_started():
+    """The budget's clock starts with the command's process, before its imports: a process that waited 1.5 s
+    before asking says at least that."""
+    import subprocess
+    import sys
+
+    code = (
+        "import time; time.sleep(1.5); from autodidact.agent.planning.clock import process_started; "
+        "print(time.monotonic() - process_started())"
+    )
+    age = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert 1.5 <= age < 30
+
+
+def test_a_round_expected_to_train_by_dpo_is_sized_at_dpo_steps():
+    """The arithmetic goal (measured, seed 0): round 1 trained 20 SFT steps in 178.6 s. Round 2's probe gave the
+    new champion 75%, 75%, 80% and 20% on L2-L5, its attempts passed 61%, and select chose DPO. Sized at SFT
+    steps as the last round, it took 307 tasks, acquired for 620 s and left 345 s: 14 DPO steps of 24.7 s, a third
+    of a pass over its 337 pairs. Expected to train by DPO, it counts each step as STEP_COST SFT steps: fewer
+    tasks, more of the round's seconds for training."""
+    from autodidact.agent.planning.budget import STEP_COST, step_seconds
+    from autodidact.agent.trainer_choice import expected_method
+
+    probe = {"1": [20, 20], "2": [15, 20], "3": [15, 20], "4": [16, 20], "5": [4, 20]}
+    planned = {2: 77, 3: 77, 4: 77, 5: 76}
+    assert expected_method("auto", probe, planned, ("sft", "dpo", "grpo")) == "dpo"
+    assert expected_method("auto", probe, {5: 300}, ("sft", "dpo", "grpo")) == "sft"  # 20%: imitate
+    assert expected_method("auto", probe, planned, ("sft",)) is None  # a family that trains by SFT only
+    assert expected_method("auto", {}, planned, ("sft", "dpo")) is None  # nothing measured: no guess
+    assert expected_method("grpo", probe, planned, ("sft", "dpo", "grpo")) is None
+
+    config = RunConfig.build(tasks_per_round=160, samples_per_task=4, budget={"wall_s": 1800})
+    round_1 = trained(640, 345.1, 697.6, new=79, carried=0, steps=20, step_s=178.6 / 20)
+    round_1["eval"]["once_s"] = 107.4
+    assert step_seconds([round_1], "dpo") == pytest.approx(178.6 / 20 * STEP_COST["dpo"])
+    assert step_seconds([round_1]) == step_seconds([round_1], "sft") == pytest.approx(178.6 / 20)
+    as_sft = size_round(config, [round_1], spent_s=724.8, reserve_s=5.0)
+    as_dpo = size_round(config, [round_1], spent_s=724.8, reserve_s=5.0, method="dpo")
+    assert as_sft.numbers["rounds_that_fit"] == as_dpo.numbers["rounds_that_fit"] == 1
+    assert as_dpo.tasks < as_sft.tasks and as_dpo.numbers["method"] == "dpo"
+    for sizing in (as_sft, as_dpo):
+        assert sizing.numbers["predicted_s"] <= sizing.numbers["remaining_s"] + 1
+    assert as_sft.tasks == 307  # the run's own sizing, replayed
+
+    def training_s(sizing):
+        numbers = sizing.numbers
+        return numbers["predicted_s"] - numbers["other_stages_s"] - sizing.tasks * 4 / numbers["attempts_per_s"]
+
+    assert training_s(as_sft) == pytest.approx(345.3, abs=10)  # what the run trained for
+    assert training_s(as_dpo) > 1.7 * training_s(as_sft)
+
+
 def test_no_round_is_planned_when_even_a_small_one_does_not_fit():
     config = RunConfig.build(tasks_per_round=160, samples_per_task=4, budget={"wall_s": 600})
     sizing = size_round(config, [finished(640, 300.0, 500.0)], spent_s=500.0)
@@ -164,23 +216,25 @@ def test_one_sample_per_task_is_a_single_wave():
 def test_training_gets_the_time_the_rest_of_the_round_and_the_final_benchmark_leave(tmp_path):
     from autodidact.agent.context import RunContext
     from autodidact.agent.nodes.train import MIN_TRAIN_S, training_seconds
+    from autodidact.agent.planning.clock import FINISH_S
     from autodidact.agent.rundir import RunDir
 
     config = RunConfig.build(budget={"wall_s": 1800}, transfer="none")
     ctx = RunContext(config=config, run=RunDir(tmp_path), quiet=True)
     done = {"counts": {"acquire_s": 300.0}, "train": {"duration_s": 200.0}, "spent_s": 700.0, "eval": {"n": 100}}
     state = {"usage": {"wall_s": 1000.0}, "history": [done]}
-    assert training_seconds(state, ctx) == 1800 - 1000 - (700 - 300 - 200)
+    # The run's end after its last node is held back (no transfer benchmark here, no start-up recorded).
+    assert training_seconds(state, ctx) == 1800 - 1000 - (700 - 300 - 200) - FINISH_S
     # The default run's seed 0 (measured): round 1's rest was 159 s, 90 s of it the starting model's evaluation,
     # which round 2 did not repeat (its rest took 44 s); round 2's training was sized 110 s short of its time.
     done["eval"]["once_s"] = 90.0
-    assert training_seconds(state, ctx) == 1800 - 1000 - (700 - 300 - 200 - 90)
+    assert training_seconds(state, ctx) == 1800 - 1000 - (700 - 300 - 200 - 90) - FINISH_S
     # Default goal, seed 1 (measured): round 2 spent 76.2 s outside acquire and training, 31.8 s of it (plan,
     # refine, select) before its training began. A last round's training reserved all 76.2 s, though its own plan,
     # refine and select were spent by then; it reserves what came after training.
     done.update(spent_s=506.9, counts={"acquire_s": 189.1}, eval={"n": 200})
     done["train"] = {"duration_s": 241.6, "began_s": 220.9}
-    assert training_seconds(state, ctx) == pytest.approx(1800 - 1000 - (506.9 - 220.9 - 241.6))
+    assert training_seconds(state, ctx) == pytest.approx(1800 - 1000 - (506.9 - 220.9 - 241.6) - FINISH_S)
     state["usage"]["wall_s"] = 1700.0  # nothing left: training still gets its minimum
     assert training_seconds(state, ctx) == MIN_TRAIN_S
     ctx.config.budget.wall_s = 0
@@ -209,8 +263,10 @@ def test_a_last_round_trains_for_the_time_no_further_round_could_use(tmp_path):
     assert step_budget(state, ctx, plenty, "sft")[0] == cap
     assert step_budget({"history": []}, ctx, 407.9, "sft")[0] == cap  # no step time measured yet
     # The arithmetic run's DPO round was told "563 s would be left" from SFT's 7 s steps; its steps took 23 s.
+    # Before a DPO step is timed, it counts as STEP_COST SFT steps: 36 of them do not fit, so the cap stays and
+    # the training seconds stop it.
     steps, why = step_budget(state, ctx, 407.9, "dpo")
-    assert steps == cap and "no dpo step timed" in why
+    assert steps == cap and "would be left" not in why
     assert step_budget(state, ctx, 0.0, "sft")[0] == cap  # no wall budget
     # A round the plan sized as the last trains for its time even where a small round could follow it.
     state["current"] = {"sizing": {"rounds_that_fit": 1}}

@@ -40,6 +40,22 @@ def test_every_gate_decision_is_recorded_with_numbers(finished_run, capsys):
     assert first["once_s"] > second["once_s"] >= 0 and second["candidate_s"] > 0
 
 
+def test_the_wall_budget_counts_the_commands_start_up(finished_run, capsys):
+    """The budget runs from the command's start: the seconds before the graph (configuration, the model's check,
+    the held-out set) are the session's `startup_s`, counted in round 1's spent seconds, and the end of the run
+    after its last node is held back."""
+    from autodidact.agent.planning.clock import FINISH_S
+
+    sessions = [json.loads(line) for line in (finished_run / "sessions.jsonl").read_text().splitlines()]
+    startup = sessions[0]["startup_s"]
+    assert startup > 0
+    t = trace(finished_run, capsys)
+    assert t["startup_s"] == startup
+    sizing = next(d for d in t["decisions"] if d["round"] == 1 and d["stage"] == "plan")["numbers"]["sizing"]
+    assert sizing["spent_s"] == pytest.approx(startup, abs=0.05)  # the run has no transfer benchmark
+    assert sizing["reserved_s"] == FINISH_S
+
+
 def test_the_gate_promotes_exactly_the_significant_improvements(finished_run, capsys):
     t = trace(finished_run, capsys)
     evaluations = [d for d in t["decisions"] if d["stage"] == "evaluate"]
@@ -210,16 +226,21 @@ def test_rollback_returns_the_champion_to_its_parent(finished_run, tmp_path, cap
 
 def test_after_a_promotion_the_band_curriculum_measures_the_new_champion(finished_run):
     from autodidact.agent.nodes.plan import curriculum_plan
+    from autodidact.agent.planning.budget import Sizing
     from autodidact.agent.planning.desk import PlannerDesk
     from autodidact.agent.run import open_run
 
     ctx = open_run(finished_run)
     family = ctx.family("python-functions")
+
+    def sized(method):
+        return Sizing(8)
+
     stale = {"1": [1, 10]}  # the old champion's acquire: 10%
     champion = ctx.resolve(ctx.run.store().champions()[-1]["champion"])
     for promoted in (True, False):
         state = {"champion": champion, "level_stats": stale, "history": [{"round": 1, "promoted": promoted}]}
-        decided, probe = curriculum_plan(ctx, state, 2, PlannerDesk(ctx, state, 2), family, tasks=8)
+        decided, probe, _ = curriculum_plan(ctx, state, 2, PlannerDesk(ctx, state, 2), family, Sizing(8), sized)
         if promoted:
             assert probe is not None and probe["1"][1] == ctx.config.curriculum.promotion_probe
             assert f"L1={probe['1'][0] / probe['1'][1]:.0%}" in decided.reason

@@ -27,10 +27,12 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import Stopped, UserError
+from ..planning.clock import process_started
 from .eval_command import cmd_eval
 from .inspect_commands import (
     cmd_exec,
@@ -89,6 +91,8 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
+    # The wall budget runs from the command's start: the process's when it is the command, else this call's.
+    args.started = process_started() if argv is None else time.monotonic()
     quiet_libraries()
     from ...tools.cluster import ClusterError
     from ...tools.models import ModelError

@@ -69,7 +69,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 def cmd_run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     ctx, initial = create_run(args.run_dir, config, quiet=args.quiet)
-    return _finish(ctx, execute(ctx, initial, "run"))
+    return _finish(ctx, execute(ctx, initial, "run", started=args.started))
 
 
 def _finish(ctx: Any, trace: dict[str, Any]) -> int:
@@ -106,8 +106,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
         from langgraph.types import Command
 
         ctx.log(f"resume: the promotion is {'approved' if args.approve else 'rejected'} by a person")
-        return _finish(ctx, execute(ctx, Command(resume={"approve": bool(args.approve)}), "resume"))
-    return _finish(ctx, execute(ctx, None, "resume"))
+        return _finish(
+            ctx, execute(ctx, Command(resume={"approve": bool(args.approve)}), "resume", started=args.started)
+        )
+    return _finish(ctx, execute(ctx, None, "resume", started=args.started))
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -9,20 +10,25 @@ from ...tools.tasks import TaskFamily
 from ..context import RunContext
 from ..planning import PLANNERS
 from ..planning.breadth import breadth_tasks
-from ..planning.budget import size_round
+from ..planning.budget import Sizing, size_round
+from ..planning.clock import outside_seconds
 from ..planning.curriculum import Plan, plan_round
 from ..planning.desk import PlannerDesk
 from ..planning.probe import measure_levels
 from ..state import RunState
-from ..transfer import transfer_seconds
+from ..trainer_choice import expected_method
 
 
 def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
     cfg = ctx.config
     round_no = state.get("round", 0) + 1
-    outside, reserve = transfer_seconds(ctx)  # the transfer benchmark runs outside the nodes, on the same clock
+    outside, reserve = outside_seconds(ctx)  # start-up, the transfer benchmark and the run's end: the same clock
     spent = float((state.get("usage") or {}).get("wall_s", 0.0))
-    sizing = size_round(cfg, state.get("history", []), spent + outside, reserve)
+
+    def sized(method: str | None = None) -> Sizing:
+        return size_round(cfg, state.get("history", []), spent + outside, reserve, method)
+
+    sizing = sized()
     desk = PlannerDesk(ctx, state, round_no, max_tasks=sizing.tasks or None)
     record: dict[str, Any] = {"kind": "curriculum"}
     decided = None
@@ -39,7 +45,7 @@ def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
     probe = None
     if decided is None:
         family = ctx.family(cfg.tasks.families[(round_no - 1) % len(cfg.tasks.families)])
-        decided, probe = curriculum_plan(ctx, state, round_no, desk, family, sizing.tasks)
+        decided, probe, sizing = curriculum_plan(ctx, state, round_no, desk, family, sizing, sized)
     record["calls"] = desk.calls
     if not decided.stop:
         ctx.log(
@@ -59,11 +65,26 @@ def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
     return {"round": round_no, "candidate": None, "current": current}
 
 
+def _last_method(state: RunState) -> str | None:
+    """The method of the run's last training (None before any)."""
+    trained = [r["train"] for r in state.get("history", []) if (r.get("train") or {}).get("steps")]
+    return trained[-1].get("method") if trained else None
+
+
 def curriculum_plan(
-    ctx: RunContext, state: RunState, round_no: int, desk: PlannerDesk, family: TaskFamily, tasks: int | None = None
-) -> tuple[Plan, dict[str, list[int]] | None]:
-    """The curriculum planner's decision, filed through the same `plan_round` tool as the LLM's, and the frontier
-    probe it measured the champion with (None where it used the last acquire's figures)."""
+    ctx: RunContext,
+    state: RunState,
+    round_no: int,
+    desk: PlannerDesk,
+    family: TaskFamily,
+    sizing: Sizing,
+    sized: Callable[[str | None], Sizing],
+) -> tuple[Plan, dict[str, list[int]] | None, Sizing]:
+    """The curriculum planner's decision, filed through the same `plan_round` tool as the LLM's, the frontier
+    probe it measured the champion with (None where it used the last acquire's figures), and the round's sizing:
+    `sizing` (at the last training's step time), or `sized` again for the method the planned levels' figures
+    say select will choose (a DPO step costs about three SFT steps: the arithmetic goal's round 2, sized at SFT
+    steps as the last round, acquired for 620 s and left 345 s for 14 DPO steps, a third of a pass)."""
     cfg = ctx.config
     levels = tuple(cfg.tasks.levels) if cfg.tasks.levels else family.levels
     history = state.get("history", [])
@@ -76,9 +97,15 @@ def curriculum_plan(
     if per_level and round_no <= cfg.budget.rounds:
         probe = measure_levels(ctx, family, levels, state["champion"], round_no, per_level)
     stats = state.get("level_stats", {}) if probe is None else probe
-    decided = plan_round(cfg, round_no, stats, levels, family.curriculum, tasks=tasks)
+    decided = plan_round(cfg, round_no, stats, levels, family.curriculum, tasks=sizing.tasks)
     if decided.stop:
-        return decided, probe
+        return decided, probe, sizing
+    method = expected_method(cfg.training.trainer, stats, decided.tasks_per_level, family.trainers)
+    if sizing.tasks and method is not None and method != _last_method(state):
+        resized = sized(method)
+        if resized.tasks and not resized.stop:
+            sizing, desk.max_tasks = resized, resized.tasks
+            decided = plan_round(cfg, round_no, stats, levels, family.curriculum, tasks=sizing.tasks)
     if probe is not None and family.curriculum != "frontier":
         decided = replace(
             decided, reason=f"{decided.reason}; the new champion greedy on {per_level} fresh tasks per level"
@@ -95,5 +122,5 @@ def curriculum_plan(
     }
     verdict = desk.call("plan_round", arguments)
     if desk.plan is None:
-        return replace(decided, stop=True, reason=f"the gate refused the curriculum's plan: {verdict}"), probe
-    return desk.plan, probe
+        return replace(decided, stop=True, reason=f"the gate refused the curriculum's plan: {verdict}"), probe, sizing
+    return desk.plan, probe, sizing

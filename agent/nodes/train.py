@@ -20,10 +20,10 @@ from ...trainers.processes import train_in_processes
 from ..config import RunConfig
 from ..context import RunContext
 from ..memory import give_back
-from ..planning.budget import after_training_s, longest, smallest_round_s
+from ..planning.budget import after_training_s, longest, smallest_round_s, step_seconds
+from ..planning.clock import outside_seconds
 from ..rundir import read_jsonl
 from ..state import RunState, TrainRecord, files_of
-from ..transfer import transfer_seconds
 
 
 def method_params(
@@ -73,7 +73,7 @@ def training_seconds(state: RunState, ctx: RunContext) -> float:
     limit = ctx.config.budget.wall_s
     if not limit:
         return 0.0
-    outside, reserve = transfer_seconds(ctx)
+    outside, reserve = outside_seconds(ctx)
     spent = float((state.get("usage") or {}).get("wall_s", 0.0)) + outside
     rest = longest(state.get("history", []), after_training_s)
     return round(max(MIN_TRAIN_S, limit - spent - reserve - (AFTER_TRAIN_S if rest is None else rest)), 1)
@@ -88,17 +88,17 @@ goal's last rounds stopped 20-30 s before their seconds, which the run then left
 def step_budget(state: RunState, ctx: RunContext, seconds: float, method: str) -> tuple[int, str]:
     """The most optimizer steps this round may take, and why. `training.max_steps_per_round` as a rule; in a round
     after which no further round fits the wall budget, as many as fit in the `seconds` training may take, at the
-    seconds per step this run measured for `method` (a DPO step of the default model costs about three SFT
-    steps), since time it leaves unused buys nothing."""
+    seconds per step this run measured for `method` (before it trained with `method`: its other method's steps,
+    scaled by `budget.STEP_COST`; a DPO step of the default model costs about three SFT steps), since time it
+    leaves unused buys nothing."""
     cap = ctx.config.training.max_steps_per_round
     rule = f"{cap} steps at most (training.max_steps_per_round)"
     history = state.get("history", [])
-    timed = [r["train"] for r in history if (r.get("train") or {}).get("steps") and r["train"].get("method") == method]
     if not seconds:
         return cap, rule
-    if not timed:
-        return cap, f"{rule}: no {method} step timed in this run yet"
-    per_step = timed[-1]["duration_s"] / timed[-1]["steps"]
+    per_step = step_seconds(history, method)
+    if per_step is None:
+        return cap, f"{rule}: no step timed in this run yet"
     next_round = smallest_round_s(ctx.config, history)
     left = seconds - cap * per_step
     # A round the plan sized as the last one took fewer tasks so that it could train on them for longer.

@@ -2,6 +2,9 @@
 
 | module | holds |
 |---|---|
+| `budget.py` | rounds sized to the wall budget from the rates this run measured |
+| `clock.py` | the run's seconds outside the nodes: each process's start-up, the transfer benchmark, the end |
+| `breadth.py` | a round's tasks from the other function-writing families, for breadth |
 | `curriculum.py` | the curriculum planner's rules (band and frontier) and the `Plan` it makes |
 | `desk.py` | the planner's tools (LangChain tools with typed schemas), each call judged and recorded |
 | `llm.py` | a chat model that plans through tool calls |

@@ -137,6 +137,9 @@ def test_a_round_expected_to_train_by_dpo_is_sized_at_dpo_steps():
     planned = {2: 77, 3: 77, 4: 77, 5: 76}
     assert expected_method("auto", probe, planned, ("sft", "dpo", "grpo")) == "dpo"
     assert expected_method("auto", probe, {5: 300}, ("sft", "dpo", "grpo")) == "sft"  # 20%: imitate
+    near = {"1": [11, 20], "2": [9, 20]}  # 55% and 45%: greedy figures this close to 50% are no sure guess
+    assert expected_method("auto", near, {1: 10}, ("sft", "dpo")) is None
+    assert expected_method("auto", near, {2: 10}, ("sft", "dpo")) is None
     assert expected_method("auto", probe, planned, ("sft",)) is None  # a family that trains by SFT only
     assert expected_method("auto", {}, planned, ("sft", "dpo")) is None  # nothing measured: no guess
     assert expected_method("grpo", probe, planned, ("sft", "dpo", "grpo")) is None

@@ -247,3 +247,29 @@ def test_after_a_promotion_the_band_curriculum_measures_the_new_champion(finishe
             assert "the new champion greedy on 20 fresh tasks per level" in decided.reason
         else:
             assert probe is None and "L1=10%" in decided.reason
+
+
+def test_a_round_whose_levels_the_champion_mostly_passes_is_sized_for_dpo(finished_run):
+    """After SFT, a plan whose levels the champion passes 90% of is sized at DPO's step cost (select will choose
+    DPO for such data); at 10% it keeps the SFT sizing."""
+    from autodidact.agent.nodes.plan import curriculum_plan
+    from autodidact.agent.planning.budget import Sizing
+    from autodidact.agent.planning.desk import PlannerDesk
+    from autodidact.agent.run import open_run
+
+    ctx = open_run(finished_run)
+    family = ctx.family("python-functions")
+    asked: list = []
+
+    def sized(method):
+        asked.append(method)
+        return Sizing(5, numbers={"method": method})
+
+    history = [{"round": 1, "promoted": False, "train": {"method": "sft", "steps": 3, "duration_s": 6.0}}]
+    for passes, expected in ((9, ["dpo"]), (1, [])):
+        asked.clear()
+        state = {"champion": "x", "level_stats": {"1": [passes, 10]}, "history": history}
+        decided, _, sizing = curriculum_plan(ctx, state, 2, PlannerDesk(ctx, state, 2), family, Sizing(8), sized)
+        assert asked == expected
+        assert sum(decided.tasks_per_level.values()) == (5 if expected else 8)
+        assert sizing.numbers.get("method") == (expected[0] if expected else None)

@@ -104,6 +104,10 @@ def curriculum_plan(
     if sizing.tasks and method is not None and method != _last_method(state):
         resized = sized(method)
         if resized.tasks and not resized.stop:
+            ctx.log(
+                f"round {round_no}: plan: the champion's figures on the planned levels say select will choose "
+                f"{method}: sized at its steps, {resized.tasks} tasks instead of {sizing.tasks}"
+            )
             sizing, desk.max_tasks = resized, resized.tasks
             decided = plan_round(cfg, round_no, stats, levels, family.curriculum, tasks=sizing.tasks)
     if probe is not None and family.curriculum != "frontier":

@@ -10,6 +10,7 @@ from typing import Any
 
 from .context import RunContext, model_key
 from .graph import THREAD
+from .planning.clock import startup_total
 from .rundir import RunDir, read_jsonl
 from .stats import compare
 from .transfer import comparison
@@ -96,7 +97,7 @@ def build_trace(ctx: RunContext, app: Any) -> dict[str, Any]:
         "status": "awaiting approval" if awaiting else status,
         "awaiting": awaiting,
         "usage": values.get("usage", {}),
-        "startup_s": round(sum(float(s.get("startup_s", 0.0)) for s in ctx.run.sessions()), 1),
+        "startup_s": startup_total(ctx.run),
         "stop_reason": values.get("stop_reason"),
         "next": list(snapshot.next),
         "champion": values.get("champion"),

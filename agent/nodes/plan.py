@@ -10,7 +10,7 @@ from ...tools.tasks import TaskFamily
 from ..context import RunContext
 from ..planning import PLANNERS
 from ..planning.breadth import breadth_tasks
-from ..planning.budget import Sizing, size_round
+from ..planning.budget import Sizing, size_round, trained_rounds
 from ..planning.clock import outside_seconds
 from ..planning.curriculum import Plan, plan_round
 from ..planning.desk import PlannerDesk
@@ -67,8 +67,8 @@ def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
 
 def _last_method(state: RunState) -> str | None:
     """The method of the run's last training (None before any)."""
-    trained = [r["train"] for r in state.get("history", []) if (r.get("train") or {}).get("steps")]
-    return trained[-1].get("method") if trained else None
+    trained = trained_rounds(state.get("history", []))
+    return trained[-1]["train"].get("method") if trained else None
 
 
 def curriculum_plan(

@@ -83,6 +83,8 @@ class Rates:
     seconds per row the last training took."""
     step_cap_s: float
     """What training takes at `training.max_steps_per_round` steps: the most a round that is not the last trains."""
+    step_s: float = 0.0
+    """Seconds per optimizer step of the method the round is sized for (0: no training measured)."""
 
     def round_s(self, attempts: int, last: bool) -> float:
         """Seconds a round of `attempts` attempts takes; a last round trains for as long as its rows need (its step
@@ -169,10 +171,15 @@ reference model: the default model's DPO steps took 2.8x (arithmetic, 24.7 s aga
 SFT steps at the same batch."""
 
 
+def trained_rounds(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The finished rounds that took at least one optimizer step."""
+    return [r for r in history if (r.get("train") or {}).get("steps")]
+
+
 def step_seconds(history: list[dict[str, Any]], method: str | None = None) -> float | None:
     """Seconds per optimizer step of `method` (None: the last training's method): the last training of it in
     this run, else the last training of another offline method scaled by `STEP_COST`; None before any training."""
-    trained = [r["train"] for r in history if (r.get("train") or {}).get("steps")]
+    trained = [r["train"] for r in trained_rounds(history)]
     if not trained:
         return None
     same = [t for t in trained if method in (None, t.get("method"))]
@@ -191,7 +198,7 @@ def _rates(config: RunConfig, measured: list[dict[str, Any]], method: str | None
     fixed = longest(measured, rest_s)
     if fixed is None:
         fixed = max(rest_s(r) for r in measured)
-    trained = [r for r in measured if (r.get("train") or {}).get("steps")]
+    trained = trained_rounds(measured)
     per_attempt, step_s = 0.0, 0.0
     if trained:
         record, counts = trained[-1]["train"], trained[-1]["counts"]
@@ -200,7 +207,7 @@ def _rates(config: RunConfig, measured: list[dict[str, Any]], method: str | None
         new_rows = max(0, counts.get("selected", 0) - counts.get("selected_from_earlier_rounds", 0))
         per_attempt = config.training.epochs * new_rows / max(1, counts["attempts"]) * step_s / batch
     cap_s = config.training.max_steps_per_round * step_s
-    return Rates(last["attempts"] / last["acquire_s"], fixed, per_attempt, cap_s)
+    return Rates(last["attempts"] / last["acquire_s"], fixed, per_attempt, cap_s, step_s)
 
 
 def smallest_round_s(config: RunConfig, history: list[dict[str, Any]]) -> float | None:
@@ -247,11 +254,10 @@ def size_round(
     k = config.sampling.samples_per_task
     rates = _rates(config, measured, method)
     smallest = max(1, default // 4)
-    step_s = step_seconds(measured, method)
     numbers.update(
         remaining_s=round(remaining, 1),
         method=method or "as the last training",
-        step_s=None if step_s is None else round(step_s, 2),
+        step_s=round(rates.step_s, 2) if rates.step_s else None,
         attempts_per_s=round(rates.attempts_per_s, 3),
         other_stages_s=round(rates.fixed_s, 1),
         train_s_per_attempt=round(rates.train_s_per_attempt, 3),

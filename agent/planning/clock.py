@@ -46,9 +46,13 @@ def startup_seconds(started: float | None, transfer_s: float) -> float:
     return round(max(0.0, time.monotonic() - started - transfer_s), 1)
 
 
+def startup_total(run: Any) -> float:
+    """The start-up seconds of every session of the run (`startup_s` in `sessions.jsonl`)."""
+    return round(sum(float(s.get("startup_s", 0.0)) for s in run.sessions()), 1)
+
+
 def outside_seconds(ctx: Any) -> tuple[float, float]:
     """(seconds this run spent outside its nodes, seconds the end of the run will take outside them): what the
     budget planner adds to the nodes' time."""
     spent, reserve = transfer_seconds(ctx)
-    startup = sum(float(s.get("startup_s", 0.0)) for s in ctx.run.sessions())
-    return spent + startup, reserve + FINISH_S
+    return spent + startup_total(ctx.run), reserve + FINISH_S

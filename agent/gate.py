@@ -11,7 +11,7 @@ from `judge_evaluate`. The criteria, each a field of `RunConfig` with its defaul
 | refine | always (repair data is optional); records verified repairs that are not copies | - |
 | select | enough data for the chosen trainer (`min_rows`, `min_pairs`, `min_grpo_tasks`), (near-)duplicate share <= `max_duplicate_share`, no held-out or guard overlap left | roll back |
 | train | loss finite and falling (SFT within one pass: rising at most `RISE`; GRPO: rewards with spread), no collapse (`min_length_ratio`, `min_diversity_ratio`) | retry at twice the learning rate if the loss did not move, at half otherwise (up to `max_retries`), then roll back; a one-pass rise that a retry would have less than half the time to redo goes to the held-out evaluation |
-| evaluate | better on the held-out set with one-sided McNemar p < `alpha`, and the guard set not worse by more than `guard_tolerance` | roll back |
+| evaluate | better on the held-out set with one-sided McNemar p < `alpha`, and the guard set not worse by more than `guard_tolerance` | a candidate that is better but forgot is blended halfway with the champion and evaluated again (up to `max_retries`, when its evaluation fits the wall budget; `nodes/blend.py`), then roll back; otherwise roll back |
 
 The acquire, select and train gates end the round (rollback, then stop) once the budget (`budget`: wall_s,
 sandbox_s, tokens, train_steps) is spent. With `approve="promote"`, a promotion waits for a person (LangGraph `interrupt`).
@@ -28,6 +28,7 @@ from langgraph.types import interrupt
 from ..trainers import TRAINERS
 from .config import RunConfig
 from .labels import label_filter
+from .nodes.blend import BLEND_ALPHA, BLEND_S
 from .state import Decision, RoundRecord, RunState, TrainRecord
 
 # Where each verdict sends the run.
@@ -37,7 +38,7 @@ ROUTES = {
     "refine": ("select",),
     "select": ("train", "rollback"),
     "train": ("evaluate", "train", "rollback"),
-    "evaluate": ("promote", "rollback"),
+    "evaluate": ("promote", "rollback", "blend"),
 }
 BUDGET_KEYS = ("wall_s", "sandbox_s", "tokens", "train_steps")
 
@@ -338,6 +339,19 @@ def _judge_training(state: RunState, config: RunConfig) -> Decision:
     return _decision(state, "train", "forward", "evaluate", f"{method}: {fit}", **numbers)
 
 
+def why_not_blend(state: RunState, config: RunConfig, ev: dict[str, Any]) -> str | None:
+    """Why a candidate that forgot is not blended with the champion (`nodes/blend.py`), or None."""
+    current = state["current"]
+    if retries(state, "evaluate") >= config.gate.max_retries:
+        return "the blend forgot too" if current.get("blend") else "no retries allowed"
+    if (current.get("train") or {}).get("adapter") == "lora" and config.training.lora_output == "adapter":
+        return "a LoRA adapter kept as an adapter is not blended"
+    needs = ev.get("candidate_s", 0.0) + BLEND_S
+    if ev.get("left_s") is not None and ev["left_s"] < needs:
+        return f"a blend and its evaluation (about {needs:.0f} s) do not fit the {ev['left_s']:.0f} s left"
+    return None
+
+
 def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
     ev: dict[str, Any] = dict(state["current"]["eval"])
     numbers = {k: ev[k] for k in ("n", "champion_pass1", "candidate_pass1", "gained", "lost", "p_value")}
@@ -361,7 +375,11 @@ def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
             f"{score}, p={ev['p_value']:.3g}, but it forgot: guard set {guard['candidate_pass']}/{guard['n']} vs "
             f"the champion's {guard['champion_pass']}/{guard['n']} (more than {config.gate.guard_tolerance:.0%} lost)"
         )
-        return _decision(state, "evaluate", "rollback", "rollback", why, **numbers)
+        refused = why_not_blend(state, config, ev)
+        if refused is None:
+            why += f"; blend it {BLEND_ALPHA:g} of the way from the champion and evaluate the blend"
+            return _decision(state, "evaluate", "retry", "blend", why, **numbers)
+        return _decision(state, "evaluate", "rollback", "rollback", f"{why}; {refused}", **numbers)
     kept = f"; guard set {guard['candidate_pass']}/{guard['n']}" if guard["n"] else ""
     why = f"{score}, one-sided McNemar p={ev['p_value']:.3g} < {config.gate.alpha}{kept}"
     return _decision(state, "evaluate", "promote", "promote", why, **numbers)
@@ -380,7 +398,8 @@ JUDGES: dict[str, Callable[[RunState, RunConfig], Decision]] = {
 def retry_changes(stage: str, state: RunState) -> RoundRecord:
     """What a retry of `stage` changes in the round: acquire samples twice as many attempts per task; train
     doubles the learning rate when the loss did not move and halves it otherwise (it rose, was not finite, or
-    training failed). The count of retries is kept so that they stay bounded."""
+    training failed); evaluate's retry is the blend node's. The count of retries is kept so that they stay
+    bounded."""
     current = state["current"].copy()
     current["retries"] = {**current.get("retries", {}), stage: retries(state, stage) + 1}
     if stage == "acquire":

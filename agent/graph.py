@@ -1,7 +1,7 @@
 """The graph: wiring only. Nodes live in `nodes/`, the gate's criteria in `gate.py`.
 
     START -> plan -> gate -> acquire -> gate -> refine -> gate -> select -> gate -> train -> gate
-          -> evaluate -> gate -> (promote | rollback) -> plan ... -> END
+          -> evaluate -> gate -> (promote | rollback | blend -> evaluate) -> plan ... -> END
 
 A gate that finds a stage's result wanting routes to `rollback` (which closes the round) or ends the run.
 """
@@ -20,6 +20,7 @@ from .context import RunContext
 from .gate import ROUTES, gate_node, route
 from .memory import GIVE_BACK_ABOVE_GB, give_back, in_use_gb, peak_gb, reset_peak
 from .nodes.acquire import acquire
+from .nodes.blend import blend
 from .nodes.close import promote, rollback
 from .nodes.evaluate import evaluate
 from .nodes.plan import plan
@@ -35,6 +36,7 @@ NODES: dict[str, Callable[[RunState, RunContext], dict[str, Any]]] = {
     "select": select,
     "train": train,
     "evaluate": evaluate,
+    "blend": blend,
     "promote": promote,
     "rollback": rollback,
 }
@@ -80,6 +82,7 @@ def build_graph(ctx: RunContext) -> StateGraph:
         graph.add_node(f"gate_{stage}", gate_node(stage, ctx.config, ctx.log))  # type: ignore[call-overload, arg-type]
         graph.add_edge(stage, f"gate_{stage}")
         graph.add_conditional_edges(f"gate_{stage}", route, {t: (END if t == "end" else t) for t in targets})
+    graph.add_edge("blend", "evaluate")  # the gate after evaluate judges the blend
     graph.add_edge("promote", "plan")
     graph.add_edge("rollback", "plan")
     return graph

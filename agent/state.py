@@ -167,6 +167,20 @@ class EvalRecord(TypedDict, total=False):
     """Seconds spent on evaluation no later round repeats (the champion's, the starting model's guard)."""
     candidate_s: float
     """Seconds spent evaluating the candidate (held-out and guard)."""
+    left_s: float | None
+    """Seconds the wall budget had left after this evaluation (None: no wall budget)."""
+
+
+class BlendRecord(TypedDict, total=False):
+    """A candidate that forgot, blended with the champion (`nodes/blend.py`): the candidate and its evaluation."""
+
+    alpha: float
+    of: str
+    candidate_pass1: int
+    p_value: float
+    guard: dict[str, Any]
+    once_s: float
+    """Seconds of the first evaluation and the blend (the budget counts them once, not as a cost of every round)."""
 
 
 class RoundRecord(TypedDict, total=False):
@@ -183,6 +197,7 @@ class RoundRecord(TypedDict, total=False):
     trainer: TrainerChoice
     train: TrainRecord
     eval: EvalRecord
+    blend: BlendRecord
     retries: dict[str, int]
     retry_params: dict[str, float]
     sizing: dict[str, Any]

@@ -273,3 +273,43 @@ def test_a_round_whose_levels_the_champion_mostly_passes_is_sized_for_dpo(finish
         assert asked == expected
         assert sum(decided.tasks_per_level.values()) == (5 if expected else 8)
         assert sizing.numbers.get("method") == (expected[0] if expected else None)
+
+
+def test_a_better_candidate_that_forgot_is_blended_with_its_champion_and_judged_again(
+    warm_model, tmp_path, capsys, monkeypatch
+):
+    from autodidact.agent.nodes import evaluate
+
+    # The tiny model's candidate keeps its whole guard set (28 of 28), so the first evaluation is told it lost two
+    # guard tasks; the blend, the second evaluation and the gates run as they are.
+    measured = evaluate.guard_counts
+    calls = []
+
+    def forgetful(state, ctx, timed):
+        out = measured(state, ctx, timed)
+        calls.append(state["candidate"])
+        if len(calls) == 1:
+            out = {**out, "candidate_pass": out["candidate_pass"] - 2, "regression": 2 / out["n"]}
+        return out
+
+    monkeypatch.setattr(evaluate, "guard_counts", forgetful)
+    run_dir = tmp_path / "blend"
+    assert main(tiny_run_args(warm_model, run_dir, "--alpha", "0.5", "--guard-tolerance", "0", rounds=1)) == 0
+    assert calls == ["models/round-1", "models/round-1-blend"]
+    t = trace(run_dir, capsys)
+    first, *rest = [d for d in t["decisions"] if d["stage"] == "evaluate"]
+    assert (first["verdict"], first["route"]) == ("retry", "blend"), first
+    (second,) = rest
+    assert (
+        second["route"] in ("promote", "rollback") and second["numbers"]["guard"]["n"] == first["numbers"]["guard"]["n"]
+    )
+    (r,) = t["rounds"]
+    assert r["checkpoint"] == "models/round-1-blend" and r["blend"]["of"] == "models/round-1"
+    assert r["blend"]["candidate_pass1"] == first["numbers"]["candidate_pass1"] and r["blend"]["once_s"] > 0
+    lineage = json.loads((run_dir / "models/round-1-blend/lineage.json").read_text())
+    assert lineage["method"] == "blend" and lineage["parent"] == str(warm_model)
+    assert lineage["params"] == {"alpha": 0.5, "candidate": "models/round-1", "trained_by": "sft"}
+    original = json.loads((run_dir / "models/round-1/lineage.json").read_text())
+    assert original["decision"]["route"] == "blend" and original["weights_deleted"]
+    assert (run_dir / "data/eval/round-1-blend.jsonl").is_file()
+    assert "blend: models/round-1" in (run_dir / "run.log").read_text()

@@ -46,6 +46,31 @@ def test_evaluate_gate_promotes_only_significant_improvements():
     assert worse["route"] == "rollback" and "not better" in worse["reason"]
 
 
+def test_a_better_candidate_that_forgot_is_blended_once_when_its_evaluation_fits():
+    # Seed 3's round 1: 82 of 200 against 64, the guard set 25 of 31 against 31 of 31.
+    forgot = {
+        "n": 200, "champion_pass1": 64, "candidate_pass1": 82, "gained": 30, "lost": 12, "p_value": 0.001,
+        "guard": {"n": 31, "champion_pass": 31, "candidate_pass": 25, "regression": 0.1935},
+        "candidate_s": 46.0, "left_s": 900.0,
+    }  # fmt: skip
+    first = judge_evaluate(state_with(eval=forgot), CFG)
+    assert (first["verdict"], first["route"]) == ("retry", "blend") and "blend it 0.5 of the way" in first["reason"]
+    blended = state_with(eval=forgot, retries={"evaluate": 1}, blend={"of": "models/round-1"})
+    again = judge_evaluate(blended, CFG)
+    assert again["route"] == "rollback" and "the blend forgot too" in again["reason"]
+    late = judge_evaluate(state_with(eval={**forgot, "left_s": 50.0}), CFG)
+    assert late["route"] == "rollback" and "do not fit the 50 s left" in late["reason"]
+    kept = RunConfig.build(goal="g", lora_output="adapter")
+    adapter = judge_evaluate(state_with(eval=forgot, train={"adapter": "lora"}), kept)
+    assert adapter["route"] == "rollback" and "kept as an adapter" in adapter["reason"]
+    unbudgeted = judge_evaluate(state_with(eval={**forgot, "left_s": None}), CFG)
+    assert unbudgeted["route"] == "blend"
+    whole = {**forgot, "guard": {**forgot["guard"], "candidate_pass": 29, "regression": 0.0645}}
+    assert judge_evaluate(state_with(eval=whole), CFG)["route"] == "promote"
+    noisy = judge_evaluate(state_with(eval={**forgot, "p_value": 0.2}), CFG)
+    assert noisy["route"] == "rollback" and "not significant" in noisy["reason"]  # only a real gain is blended
+
+
 RETRIED = {"train": 1, "acquire": 1}
 
 

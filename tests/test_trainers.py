@@ -313,3 +313,33 @@ def test_each_pass_is_padded_to_a_multiple_of_the_setting(method, tiny_model, ta
             )
     assert lengths[16] and all(n % 16 == 0 for n in lengths[16])
     assert any(n % 16 for n in lengths[0]), "without the setting, passes are as long as their longest row"
+
+
+def test_a_blend_is_the_weighted_mean_of_two_checkpoints_each_tied_weight_moved_once(tiny_model, tmp_path):
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from autodidact.trainers.blend import blend
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=2, tie_word_embeddings=True,
+    )  # fmt: skip
+    models = []
+    for seed, name in ((0, "parent"), (1, "candidate")):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+        model.save_pretrained(tmp_path / name)
+        tokenizer.save_pretrained(tmp_path / name)
+        models.append(model)
+    parent, candidate = (dict(m.named_parameters()) for m in models)
+    seconds = blend(str(tmp_path / "parent"), str(tmp_path / "candidate"), tmp_path / "blend", 0.25)
+    assert seconds > 0
+    blended = LlamaForCausalLM.from_pretrained(tmp_path / "blend")
+    for name, weight in blended.named_parameters():
+        assert torch.allclose(weight, parent[name] + 0.25 * (candidate[name] - parent[name]), atol=1e-6), name
+    assert blended.lm_head.weight.data_ptr() == blended.model.embed_tokens.weight.data_ptr()
+    assert AutoTokenizer.from_pretrained(tmp_path / "blend").chat_template == tokenizer.chat_template
+    assert not list(tmp_path.glob(".blend-*"))  # written beside and renamed into place
+    with pytest.raises(ValueError, match="within"):
+        blend(str(tmp_path / "parent"), str(tmp_path / "candidate"), tmp_path / "other", 1.5)

@@ -33,6 +33,7 @@ def round_record(state: RunState, promoted: bool) -> dict[str, Any]:
         "parent": state["champion"],
         "counts": counts,
         "eval": current.get("eval"),
+        "blend": current.get("blend"),
         "train": train or None,
         "files": current.get("files", {}),
         "planner": current.get("planner"),

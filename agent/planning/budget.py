@@ -94,8 +94,9 @@ class Rates:
 
 
 def _once_s(record: dict[str, Any]) -> float:
-    """The seconds of a finished round's evaluation that a run does once (round 1's start model and guard set)."""
-    return float((record.get("eval") or {}).get("once_s", 0.0))
+    """The seconds of a finished round's evaluation that a run does once (round 1's start model and guard set), and
+    those of a blend (`nodes/blend.py`: the forgetful candidate's evaluation and the blend's weights)."""
+    return float((record.get("eval") or {}).get("once_s", 0.0)) + float((record.get("blend") or {}).get("once_s", 0.0))
 
 
 def _evaluated(history: list[dict[str, Any]]) -> list[dict[str, Any]]:

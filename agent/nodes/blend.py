@@ -22,7 +22,7 @@ BLEND_ALPHA = 0.5
 of 31): at 0.5, 79 of 200 and guard 30 of 31; at 0.75, 81 and guard 28 of 31."""
 
 BLEND_S = 10.0
-"""Seconds to write a blend of the default model (load both, blend, save: 4.1 s on 2 cores), besides its
+"""Seconds to write a blend of the default model (load both, blend, save: 4-6 s on 2 cores), besides its
 evaluation."""
 
 

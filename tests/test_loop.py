@@ -313,3 +313,17 @@ def test_a_better_candidate_that_forgot_is_blended_with_its_champion_and_judged_
     assert original["decision"]["route"] == "blend" and original["weights_deleted"]
     assert (run_dir / "data/eval/round-1-blend.jsonl").is_file()
     assert "blend: models/round-1" in (run_dir / "run.log").read_text()
+    # A blend node resumed after it finished (killed before its result was checkpointed) finds its blend whole and
+    # keeps it, though the candidate it came from has lost its weights.
+    from autodidact.agent.nodes.blend import blend
+    from autodidact.agent.run import open_run
+
+    ctx = open_run(run_dir)
+    state = {
+        "round": 1, "champion": str(warm_model), "candidate": "models/round-1", "decisions": [first],
+        "current": {"eval": first["numbers"]},
+    }  # fmt: skip
+    blended = (run_dir / "models/round-1-blend/model.safetensors").read_bytes()
+    assert blend(state, ctx)["candidate"] == "models/round-1-blend"
+    assert (run_dir / "models/round-1-blend/model.safetensors").read_bytes() == blended
+    ctx.close()

@@ -303,8 +303,10 @@ def stage_detail(ctx: RunContext, trace: dict[str, Any], round_no: int, stage: s
     record = next((r for r in trace["rounds"] if r["round"] == round_no), None)
     if record is None:
         raise ValueError(f"round {round_no} has not finished; rounds: {[r['round'] for r in trace['rounds']]}")
-    decision = next((d for d in trace["decisions"] if d["round"] == round_no and d["stage"] == stage), None)
-    detail: dict[str, Any] = {"round": round_no, "stage": stage, "decision": decision}
+    # The stage's last decision: a retried train or a blended candidate's evaluation has one per try, and the rows
+    # shown are the last try's.
+    decisions = [d for d in trace["decisions"] if d["round"] == round_no and d["stage"] == stage]
+    detail: dict[str, Any] = {"round": round_no, "stage": stage, "decision": decisions[-1] if decisions else None}
     files = record.get("files", {})
     if stage in STAGE_FILES and STAGE_FILES[stage] in files:
         detail["rows"] = read_jsonl(ctx.run.path / files[STAGE_FILES[stage]])

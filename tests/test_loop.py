@@ -313,6 +313,13 @@ def test_a_better_candidate_that_forgot_is_blended_with_its_champion_and_judged_
     assert original["decision"]["route"] == "blend" and original["weights_deleted"]
     assert (run_dir / "data/eval/round-1-blend.jsonl").is_file()
     assert "blend: models/round-1" in (run_dir / "run.log").read_text()
+    capsys.readouterr()
+    assert main(["trace", str(run_dir), "--round", "1", "--stage", "evaluate", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    blended_rows = [json.loads(line) for line in (run_dir / "data/eval/round-1-blend.jsonl").read_text().splitlines()]
+    assert shown["decision"] == second and [r["candidate"] for r in shown["rows"]] == [
+        r["passed"] for r in blended_rows
+    ]
     # A blend node resumed after it finished (killed before its result was checkpointed) finds its blend whole and
     # keeps it, though the candidate it came from has lost its weights.
     from autodidact.agent.nodes.blend import blend

@@ -85,6 +85,9 @@ def test_forgetting_on_the_guard_set_blocks_a_promotion():
     state = {"round": 1, "current": {"eval": {**ev, "diff": 0.15, "ci": [0.08, 0.22], "guard": ok}}}
     assert judge_evaluate(state, config)["route"] == "promote"
     state["current"]["eval"]["guard"] = forgot
+    decision = judge_evaluate(state, config)  # first blended with the champion (nodes/blend.py), never promoted
+    assert decision["route"] == "blend" and "forgot: guard set 30/40" in decision["reason"]
+    state["current"]["retries"] = {"evaluate": 1}
     decision = judge_evaluate(state, config)
     assert decision["route"] == "rollback" and "forgot: guard set 30/40" in decision["reason"]
 

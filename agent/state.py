@@ -181,6 +181,8 @@ class BlendRecord(TypedDict, total=False):
     guard: dict[str, Any]
     once_s: float
     """Seconds of the first evaluation and the blend (the budget counts them once, not as a cost of every round)."""
+    blend_s: float | None
+    """Seconds writing the blend took (None: a resumed node found it written)."""
 
 
 class RoundRecord(TypedDict, total=False):

@@ -306,8 +306,10 @@ def test_a_better_candidate_that_forgot_is_blended_with_its_champion_and_judged_
     (r,) = t["rounds"]
     assert r["checkpoint"] == "models/round-1-blend" and r["blend"]["of"] == "models/round-1"
     assert r["blend"]["candidate_pass1"] == first["numbers"]["candidate_pass1"] and r["blend"]["once_s"] > 0
+    assert 0 < r["blend"]["blend_s"] < r["blend"]["once_s"]
     lineage = json.loads((run_dir / "models/round-1-blend/lineage.json").read_text())
     assert lineage["method"] == "blend" and lineage["parent"] == str(warm_model)
+    assert lineage["metrics"]["blend_s"] == r["blend"]["blend_s"]
     assert lineage["params"] == {"alpha": 0.5, "candidate": "models/round-1", "trained_by": "sft"}
     original = json.loads((run_dir / "models/round-1/lineage.json").read_text())
     assert original["decision"]["route"] == "blend" and original["weights_deleted"]
@@ -331,6 +333,8 @@ def test_a_better_candidate_that_forgot_is_blended_with_its_champion_and_judged_
         "current": {"eval": first["numbers"]},
     }  # fmt: skip
     blended = (run_dir / "models/round-1-blend/model.safetensors").read_bytes()
-    assert blend(state, ctx)["candidate"] == "models/round-1-blend"
+    resumed = blend(state, ctx)
+    assert resumed["candidate"] == "models/round-1-blend" and resumed["current"]["blend"]["blend_s"] is None
     assert (run_dir / "models/round-1-blend/model.safetensors").read_bytes() == blended
+    assert json.loads((run_dir / "models/round-1-blend/lineage.json").read_text())["metrics"] == lineage["metrics"]
     ctx.close()

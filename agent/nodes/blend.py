@@ -39,9 +39,10 @@ def blend(state: RunState, ctx: RunContext) -> dict[str, Any]:
         shutil.rmtree(leftover, ignore_errors=True)
     # The blend is renamed into place whole, and the candidate's weights go only after it: a resumed node whose
     # blend exists (and whose candidate may be gone) keeps it.
+    blend_s = None
     if not store.has_weights(location):
         ctx.release_samplers()
-        blend_weights(ctx.resolve(state["champion"]), ctx.resolve(candidate), output, BLEND_ALPHA)
+        blend_s = round(blend_weights(ctx.resolve(state["champion"]), ctx.resolve(candidate), output, BLEND_ALPHA), 1)
     record = store.record(candidate) or {}
     store.register(
         location,
@@ -52,7 +53,7 @@ def blend(state: RunState, ctx: RunContext) -> dict[str, Any]:
         adapter="full",
         params={"alpha": BLEND_ALPHA, "candidate": candidate, "trained_by": record.get("method")},
         data=[],
-        metrics={},
+        metrics={"blend_s": blend_s} if blend_s is not None else (store.record(location) or {}).get("metrics", {}),
     )
     store.decide(candidate, dict(state["decisions"][-1]), keep_weights=ctx.config.training.keep_candidates)
     ctx.forget(candidate)
@@ -65,9 +66,11 @@ def blend(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "guard": guard,
         # The first evaluation and the blend are not a cost of every round: the budget counts them once.
         "once_s": round(ev.get("once_s", 0.0) + ev.get("candidate_s", 0.0) + time.perf_counter() - started, 1),
+        "blend_s": blend_s,
     }
     ctx.log(
         f"round {round_no}: blend: {candidate} ({ev['candidate_pass1']}/{ev['n']}, guard "
         f"{guard.get('candidate_pass')}/{guard.get('n')}) moved {BLEND_ALPHA:g} of the way from the champion: {location}"
+        + ("" if blend_s is None else f" ({blend_s:g} s)")
     )
     return {"current": current, "candidate": location}

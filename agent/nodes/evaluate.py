@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from ..context import RunContext, model_key
-from ..planning.clock import outside_seconds
+from ..planning.clock import wall_left
 from ..progress import bar
 from ..state import RunState
 from ..stats import compare, smallest_detectable, tally
@@ -55,17 +55,6 @@ def guard_counts(state: RunState, ctx: RunContext, timed: dict[str, float]) -> d
     return out
 
 
-def seconds_left(state: RunState, ctx: RunContext, in_node: float) -> float | None:
-    """Seconds the wall budget has left after `in_node` seconds of the node in progress, less what the run's end
-    holds back (None: no wall budget)."""
-    limit = ctx.config.budget.wall_s
-    if not limit:
-        return None
-    outside, reserve = outside_seconds(ctx)
-    spent = float((state.get("usage") or {}).get("wall_s", 0.0)) + in_node + outside
-    return round(limit - spent - reserve, 1)
-
-
 def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
     started = time.perf_counter()
     round_no = state["round"]
@@ -104,7 +93,7 @@ def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "once_s": round(time.perf_counter() - started - timed["candidate"], 1),
         "candidate_s": round(timed["candidate"], 1),
         # What the gate weighs a further evaluation (of a blend) against.
-        "left_s": seconds_left(state, ctx, time.perf_counter() - started),
+        "left_s": wall_left(ctx, state, time.perf_counter() - started),
     }
     ctx.log(
         f"round {round_no}: evaluate: champion {test['before_pass']}/{test['n']}, candidate "

@@ -21,7 +21,7 @@ from ..config import RunConfig
 from ..context import RunContext
 from ..memory import give_back
 from ..planning.budget import after_training_s, longest, smallest_round_s, step_seconds
-from ..planning.clock import outside_seconds
+from ..planning.clock import wall_left
 from ..rundir import read_jsonl
 from ..state import RunState, TrainRecord, files_of
 
@@ -70,13 +70,11 @@ def training_seconds(state: RunState, ctx: RunContext) -> float:
     """How long training may take so that the rest of the round and the final benchmark still fit the wall budget
     (0: no wall budget). The rest of the round is the most the earlier rounds took after their training
     (`budget.after_training_s`)."""
-    limit = ctx.config.budget.wall_s
-    if not limit:
+    left = wall_left(ctx, state)
+    if left is None:
         return 0.0
-    outside, reserve = outside_seconds(ctx)
-    spent = float((state.get("usage") or {}).get("wall_s", 0.0)) + outside
     rest = longest(state.get("history", []), after_training_s)
-    return round(max(MIN_TRAIN_S, limit - spent - reserve - (AFTER_TRAIN_S if rest is None else rest)), 1)
+    return round(max(MIN_TRAIN_S, left - (AFTER_TRAIN_S if rest is None else rest)), 1)
 
 
 STEP_MARGIN = 1.0

@@ -56,3 +56,14 @@ def outside_seconds(ctx: Any) -> tuple[float, float]:
     budget planner adds to the nodes' time."""
     spent, reserve = transfer_seconds(ctx)
     return spent + startup_total(ctx.run), reserve + FINISH_S
+
+
+def wall_left(ctx: Any, state: Any, in_node: float = 0.0) -> float | None:
+    """Seconds the wall budget has left after `in_node` more seconds of the node in progress, less what the run's
+    end holds back (None: no wall budget)."""
+    limit = ctx.config.budget.wall_s
+    if not limit:
+        return None
+    outside, reserve = outside_seconds(ctx)
+    spent = float((state.get("usage") or {}).get("wall_s", 0.0)) + in_node + outside
+    return round(limit - spent - reserve, 1)

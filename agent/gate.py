@@ -10,7 +10,7 @@ from `judge_evaluate`. The criteria, each a field of `RunConfig` with its defaul
 | acquire | >= `min_verified` verified (majority filter: majority-labelled) attempts on >= `min_tasks_solved` tasks | retry with twice the samples (up to `max_retries`), then roll back; end the run when more than `max_sandbox_error_rate` of the runs failed in the sandbox itself |
 | refine | always (repair data is optional); records verified repairs that are not copies | - |
 | select | enough data for the chosen trainer (`min_rows`, `min_pairs`, `min_grpo_tasks`), (near-)duplicate share <= `max_duplicate_share`, no held-out or guard overlap left | roll back |
-| train | loss finite and falling (SFT within one pass: rising at most `RISE`; GRPO: rewards with spread), no collapse (`min_length_ratio`, `min_diversity_ratio`) | retry at twice the learning rate if the loss did not move, at half otherwise (up to `max_retries`), then roll back; a one-pass rise that a retry would have less than half the time to redo goes to the held-out evaluation |
+| train | loss finite and falling (SFT: rising at most `RISE`; GRPO: rewards with spread), no collapse (`min_length_ratio`, `min_diversity_ratio`) | retry at twice the learning rate if the loss did not move, at half otherwise (up to `max_retries`), then roll back; an SFT rise that a retry would have less than half the time to redo goes to the held-out evaluation |
 | evaluate | better on the held-out set with one-sided McNemar p < `alpha`, and the guard set not worse by more than `guard_tolerance` | a candidate that is better but forgot is blended halfway with the champion and evaluated again (up to `max_retries`, when its evaluation fits the wall budget; `nodes/blend.py`), then roll back; otherwise roll back |
 
 The acquire, select and train gates end the round (rollback, then stop) once the budget (`budget`: wall_s,
@@ -212,24 +212,19 @@ def loss_is_falling(losses: list[float]) -> bool:
 
 
 RISE = 0.25
-"""Within one pass over its rows, an SFT loss may end up to this share above where it started and still count as
-a fit (see `loss_fits`)."""
+"""An SFT loss may end up to this share above where it started and still count as a fit (see `loss_fits`)."""
 
 
-def one_pass_sft(method: str, epochs: float) -> bool:
-    """SFT that sees each of its rows at most once (where `loss_fits` asks for a loss that holds, not falls)."""
-    return method == "sft" and 0 < epochs <= 1
-
-
-def loss_fits(losses: list[float], method: str, epochs: float) -> bool:
-    """Whether the training loss shows a fit. In general it must fall. SFT within one pass over its rows is the
-    exception: each step's loss is measured on rows not yet trained on, which are the model's own verified
-    samples, already likely under it (a loss of about 0.05 per token), so it may stay flat. It must not rise by
-    more than RISE (a rate too high), and the held-out evaluation judges what it learned. On the default goal,
-    seed 1's round 2 (quarters 0.085 -> 0.096) was refused, retrained at half the rate and refused again; trained
-    once more and evaluated, it scored 48 against the champion's 44 (p = 0.17): the evaluation decides that in
-    half a minute, where the retry took three."""
-    if one_pass_sft(method, epochs):
+def loss_fits(losses: list[float], method: str) -> bool:
+    """Whether the training loss shows a fit. DPO's loss starts at log 2 and must fall. SFT's need not: its rows are
+    the model's own verified samples, already likely under it (a loss of 0.05 to 0.12 per token), so its loss may
+    hold flat over one pass or two while the model learns. It must not rise by more than RISE (a rate too high),
+    and the held-out evaluation judges the rest, in a minute and a half where a retry takes four. On the default
+    goal, seed 1's round 2 (one pass, quarters 0.085 -> 0.096) was refused and retried twice; trained once more
+    and evaluated it scored 48 against the champion's 44. Seed 0's round 2 in fp32 (two epochs, quarters 0.117 ->
+    0.120) was refused, retried for 6 steps and rolled back; trained again and evaluated it scored 100 of 200
+    against the champion's 86, its guard set 31 of 33."""
+    if method == "sft":
         first, last = loss_quarters(losses)
         return len(losses) < 2 or last <= first * (1 + RISE)
     return loss_is_falling(losses)
@@ -312,24 +307,23 @@ def _judge_training(state: RunState, config: RunConfig) -> Decision:
             return _decision(state, "train", "rollback", "rollback", why, **numbers)
         fit = f"mean reward {r_first:.2f} -> {r_last:.2f}"
     else:
-        epochs = float(train.get("params", {}).get("epochs", 0) or 0)
         quarters = f"mean of first quarter {first:.3f}, of last quarter {last:.3f}"
-        if not loss_fits(losses, method, epochs):
-            if not one_pass_sft(method, epochs):
+        if not loss_fits(losses, method):
+            if method != "sft":
                 why = f"the loss did not fall ({quarters})"
                 return _retryable(state, "train", "rollback", "rollback", why, **numbers)
             if not no_time_to_retrain(train):
-                why = f"the loss rose over one pass ({quarters})"
+                why = f"the loss rose ({quarters})"
                 return _retryable(state, "train", "rollback", "rollback", why, **numbers)
             # A rate too high is what the rule guards against, and the held-out tasks show that as well as a retry.
             fit = (
-                f"the loss rose over one pass ({quarters}), and a retry would have less than half this training's "
-                "time: the held-out tasks judge it"
+                f"the loss rose ({quarters}), and a retry would have less than half this training's time: the "
+                "held-out tasks judge it"
             )
         elif last < first:
             fit = f"the loss fell ({quarters})"
         else:
-            fit = f"the loss held within one pass over new rows ({quarters}); the held-out tasks judge it"
+            fit = f"the loss held on the model's own verified answers ({quarters}); the held-out tasks judge it"
     probe = train.get("probe")
     if probe:
         numbers["probe"] = probe

@@ -86,7 +86,11 @@ def test_train_gate_retries_a_failed_fit_once_then_rolls_back():
 def test_a_flat_loss_is_retried_at_twice_the_rate_a_rising_one_at_half():
     from autodidact.agent.gate import retry_changes
 
-    flat = {"losses": [0.693, 0.692, 0.694, 0.693], "params": {"learning_rate": 5e-6, "lora_learning_rate": 2e-5}}
+    flat = {
+        "method": "dpo",
+        "losses": [0.693, 0.692, 0.694, 0.693],
+        "params": {"learning_rate": 5e-6, "lora_learning_rate": 2e-5},
+    }
     assert "twice the learning rate" in judge_train(state_with(train=flat), CFG)["reason"]
     assert retry_changes("train", state_with(train=flat))["retry_params"] == {
         "learning_rate": 1e-5,
@@ -97,34 +101,39 @@ def test_a_flat_loss_is_retried_at_twice_the_rate_a_rising_one_at_half():
     assert retry_changes("train", state_with(train=rising))["retry_params"] == {"learning_rate": 1e-4}
 
 
-def test_sft_within_one_pass_needs_a_loss_that_holds_not_one_that_falls():
-    one_pass = {"method": "sft", "params": {"epochs": 0.9, "lora_learning_rate": 2e-4}}
-    held = judge_train(state_with(train={**one_pass, "losses": [0.052, 0.05, 0.061, 0.058, 0.055, 0.059]}), CFG)
-    assert held["route"] == "evaluate" and "the held-out tasks judge it" in held["reason"]
-    rose = judge_train(state_with(train={**one_pass, "losses": [0.05, 0.05, 0.06, 0.07, 0.08, 0.09]}), CFG)
-    assert rose["verdict"] == "retry" and "rose over one pass" in rose["reason"]
-    # Over repeated rows, and for DPO at any length, the loss must fall.
-    for method, epochs in (("sft", 2.0), ("dpo", 0.9)):
-        flat = {"method": method, "params": {"epochs": epochs}, "losses": [0.693, 0.692, 0.694, 0.693]}
-        assert judge_train(state_with(train=flat), CFG)["verdict"] == "retry"
+def test_sft_needs_a_loss_that_holds_not_one_that_falls():
+    for epochs in (0.9, 2.0):
+        sft = {"method": "sft", "params": {"epochs": epochs, "lora_learning_rate": 2e-4}}
+        held = judge_train(state_with(train={**sft, "losses": [0.052, 0.05, 0.061, 0.058, 0.055, 0.059]}), CFG)
+        assert held["route"] == "evaluate" and "the held-out tasks judge it" in held["reason"]
+        # Seed 0's round 2 in fp32: two epochs, quarters 0.117 -> 0.120, scored 100 of 200 against 86 once evaluated.
+        flat = judge_train(state_with(train={**sft, "losses": [0.117, 0.11, 0.125, 0.118, 0.12, 0.12]}), CFG)
+        assert flat["route"] == "evaluate"
+        rose = judge_train(state_with(train={**sft, "losses": [0.05, 0.05, 0.06, 0.07, 0.08, 0.09]}), CFG)
+        assert rose["verdict"] == "retry" and "the loss rose" in rose["reason"]
+    # DPO's loss starts at log 2 and must fall, at any length.
+    for epochs in (0.9, 2.0):
+        flat = {"method": "dpo", "params": {"epochs": epochs}, "losses": [0.693, 0.692, 0.694, 0.693]}
+        judged = judge_train(state_with(train=flat), CFG)
+        assert judged["verdict"] == "retry" and "did not fall" in judged["reason"]
 
 
-def test_a_one_pass_rise_with_no_time_to_retrain_goes_to_the_held_out_tasks():
+def test_an_sft_rise_with_no_time_to_retrain_goes_to_the_held_out_tasks():
     """The default goal's seed 1: a last round's one-pass SFT (41 steps, 224 s) whose loss rose 28% was retried in
     the 60 s the budget had left, 12 steps. When a retry would have under half the time, the evaluation judges it."""
     rising = [0.082, 0.08, 0.09, 0.1, 0.104, 0.106]
-    one_pass = {"method": "sft", "losses": rising, "duration_s": 224.0, "params": {"epochs": 0.8}}
-    last_round = {**one_pass, "step_budget": {"seconds": 250}}
+    sft = {"method": "sft", "losses": rising, "duration_s": 224.0, "params": {"epochs": 0.8}}
+    last_round = {**sft, "step_budget": {"seconds": 250}}
     judged = judge_train(state_with(train=last_round), CFG)
     assert (judged["verdict"], judged["route"]) == ("forward", "evaluate")
-    assert "rose over one pass" in judged["reason"] and "the held-out tasks judge it" in judged["reason"]
+    assert "the loss rose" in judged["reason"] and "the held-out tasks judge it" in judged["reason"]
     # With time for a retry, or without a wall budget, a rise is retried as before.
     for seconds in (400, 0):
-        roomy = {**one_pass, "step_budget": {"seconds": seconds}}
+        roomy = {**sft, "step_budget": {"seconds": seconds}}
         assert judge_train(state_with(train=roomy), CFG)["verdict"] == "retry"
-    # Only a one-pass rise: a loss that did not fall over repeated rows is retried whatever the time.
-    repeated = {**last_round, "params": {"epochs": 2.0}}
-    assert judge_train(state_with(train=repeated), CFG)["verdict"] == "retry"
+    # A DPO loss that did not fall is retried whatever the time.
+    dpo = {**last_round, "method": "dpo", "losses": [0.693, 0.692, 0.694, 0.693]}
+    assert judge_train(state_with(train=dpo), CFG)["verdict"] == "retry"
     # A collapsed candidate is still refused.
     probe = {"champion": {"mean_chars": 200, "distinct": 1.0}, "candidate": {"mean_chars": 20, "distinct": 1.0}}
     assert judge_train(state_with(train={**last_round, "probe": probe}), CFG)["route"] == "rollback"

@@ -8,7 +8,7 @@ from `judge_evaluate`. The criteria, each a field of `RunConfig` with its defaul
 |---|---|---|
 | plan | rounds left, budget left, a promotion within `patience` rounds | stop |
 | acquire | >= `min_verified` verified (majority filter: majority-labelled) attempts on >= `min_tasks_solved` tasks | retry with twice the samples (up to `max_retries`), then roll back; end the run when more than `max_sandbox_error_rate` of the runs failed in the sandbox itself |
-| refine | always (repair data is optional); records verified repairs that are not copies | - |
+| refine | always (repair data is optional); records verified repairs that are not copies; a round tries none once the run's earlier rounds tried `max_repairs` and verified none | - |
 | select | enough data for the chosen trainer (`min_rows`, `min_pairs`, `min_grpo_tasks`), (near-)duplicate share <= `max_duplicate_share`, no held-out or guard overlap left | roll back |
 | train | loss finite and falling (SFT: rising at most `RISE`; GRPO: rewards with spread), no collapse (`min_length_ratio`, `min_diversity_ratio`) | retry at twice the learning rate if the loss did not move, at half otherwise (up to `max_retries`), then roll back; an SFT rise that a retry would have less than half the time to redo goes to the held-out evaluation |
 | evaluate | better on the held-out set with one-sided McNemar p < `alpha`, and the guard set not worse by more than `guard_tolerance` | a candidate that is better but forgot is blended halfway with the champion and evaluated again (up to `max_retries`, when its evaluation fits the wall budget; `nodes/blend.py`), then roll back; otherwise roll back |
@@ -151,12 +151,15 @@ def judge_refine(state: RunState, config: RunConfig) -> Decision:
     counts = state["current"]["counts"]
     tried, repaired = counts.get("repairs_tried", 0), counts.get("repaired", 0)
     copies = counts.get("repair_copies", 0)
+    said = f"{repaired} of {tried} repairs verified ({copies} verified repairs only copied the attempt: not used)"
+    if "repairs_skipped" in counts:
+        said = f"repairs {counts['repairs_skipped']}: their time goes to the rest of the round"
     return _decision(
         state,
         "refine",
         "forward",
         "select",
-        f"{repaired} of {tried} repairs verified ({copies} verified repairs only copied the attempt: not used)",
+        said,
         repairs_tried=tried,
         repaired=repaired,
         repair_copies=copies,

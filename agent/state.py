@@ -73,6 +73,10 @@ class Counts(TypedDict, total=False):
     repairs_tried: int
     repaired: int
     repair_copies: int
+    repairs_skipped: str
+    """Why the round tried no repairs (`planning/budget.unpaid_repairs`)."""
+    refine_s: float
+    """Seconds the refine node took (the sizing leaves them out once repairs are skipped)."""
     selected: int
     pairs: int
     grpo_prompts: int

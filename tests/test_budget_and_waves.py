@@ -165,6 +165,21 @@ def test_a_round_expected_to_train_by_dpo_is_sized_at_dpo_steps():
     assert training_s(as_dpo) > 1.7 * training_s(as_sft)
 
 
+def test_a_round_that_will_skip_its_repairs_is_sized_without_the_refine_seconds():
+    """Once repairs stop paying (`unpaid_repairs`), the next round tries none: its sizing leaves the measured
+    round's refine seconds out of the fixed part and gives them to acquire and training."""
+    config = RunConfig.build(tasks_per_round=160, samples_per_task=4, budget={"wall_s": 1800})
+
+    def sized(repaired: int):
+        record = trained(640, 320.0, 880.0, new=94, carried=0, steps=24, step_s=9.0)
+        record["counts"].update(repairs_tried=24, repaired=repaired, repair_copies=0, refine_s=37.0)
+        return size_round(config, [record], spent_s=880.0)
+
+    skipping, repairing = sized(0), sized(1)
+    assert repairing.numbers["other_stages_s"] - skipping.numbers["other_stages_s"] == pytest.approx(37.0)
+    assert skipping.tasks > repairing.tasks
+
+
 def test_no_round_is_planned_when_even_a_small_one_does_not_fit():
     config = RunConfig.build(tasks_per_round=160, samples_per_task=4, budget={"wall_s": 600})
     sizing = size_round(config, [finished(640, 300.0, 500.0)], spent_s=500.0)

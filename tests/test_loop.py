@@ -13,6 +13,7 @@ from conftest import trace_of as trace
 from safetensors.torch import load_file
 
 from autodidact.agent.cli import main
+from autodidact.agent.planning.budget import unpaid_repairs
 
 STAGES = ["plan", "acquire", "refine", "select", "train", "evaluate"]
 
@@ -26,6 +27,13 @@ def test_every_gate_decision_is_recorded_with_numbers(finished_run, capsys):
     for d in t["decisions"]:
         assert d["verdict"] and d["reason"] and d["route"]
     assert t["decisions"][-1]["verdict"] == "stop"
+    # Repairs go on while they pay: round 2 tries none exactly when round 1 tried a round's worth and verified
+    # none that was not a copy of the failed attempt.
+    max_repairs = json.loads((finished_run / "run.json").read_text())["config"]["sampling"]["max_repairs"]
+    skip = unpaid_repairs([t["rounds"][0]], max_repairs)
+    assert t["rounds"][1]["counts"].get("repairs_skipped") == skip
+    if skip:
+        assert t["rounds"][1]["counts"]["repairs_tried"] == 0
     for r in t["rounds"]:
         assert set(r["counts"]) >= {"tasks", "attempts", "verified", "repaired", "selected"}
         # k = 4 planned per task; the waves leave some unspent when no task can teach more (test_budget_and_waves.py)

@@ -5,7 +5,15 @@ import math
 import pytest
 
 from autodidact.agent.config import RunConfig
-from autodidact.agent.gate import judge_acquire, judge_evaluate, judge_select, judge_train, loss_is_falling
+from autodidact.agent.gate import (
+    judge_acquire,
+    judge_evaluate,
+    judge_refine,
+    judge_select,
+    judge_train,
+    loss_is_falling,
+)
+from autodidact.agent.planning.budget import unpaid_repairs
 from autodidact.agent.planning.curriculum import choose_levels, plan_round
 from autodidact.agent.stats import mcnemar_greater
 from autodidact.agent.trainer_choice import choose_trainer, data_diagnostics
@@ -32,6 +40,22 @@ CFG = RunConfig(goal="g")
 
 def state_with(**current):
     return {"round": 1, "current": {"plan": {}, "counts": {}, **current}}
+
+
+def test_repairs_stop_once_a_rounds_worth_verified_none_that_was_not_a_copy():
+    def round_(tried, repaired=0, copies=0):
+        return {"counts": {"repairs_tried": tried, "repaired": repaired, "repair_copies": copies}}
+
+    assert unpaid_repairs([], 24) is None  # round 1 always tries
+    assert unpaid_repairs([round_(10)], 24) is None  # fewer than a round's worth tried: not enough evidence
+    assert unpaid_repairs([round_(24, repaired=1)], 24) is None  # one real repair keeps them going
+    assert unpaid_repairs([round_(24, repaired=2, copies=2)], 24) == "skipped: earlier rounds verified 0 of 24 repairs"
+    assert unpaid_repairs([round_(12), round_(12)], 24) is not None  # counted over the run, not one round
+    assert unpaid_repairs([round_(0)], 0) is None  # a family with no repairs (arithmetic) has nothing to skip
+    skipped = judge_refine(state_with(counts={"repairs_tried": 0, "repairs_skipped": "skipped: x"}), CFG)
+    assert skipped["route"] == "select" and "skipped: x" in skipped["reason"]
+    tried = judge_refine(state_with(counts={"repairs_tried": 24, "repaired": 3, "repair_copies": 1}), CFG)
+    assert tried["reason"].startswith("3 of 24 repairs verified (1 ")
 
 
 def test_evaluate_gate_promotes_only_significant_improvements():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
 from ...prompts import render
@@ -9,13 +10,16 @@ from ...tools.generate import SamplingParams
 from ...tools.tasks import Task
 from ..context import RunContext
 from ..critics import CRITICS
+from ..planning.budget import unpaid_repairs
 from ..progress import bar
 from ..rundir import read_jsonl, write_jsonl
 from ..state import RoundFiles, RunState, files_of
 
 
 def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
+    began = time.monotonic()
     cfg, round_no = ctx.config, state["round"]
+    skipped = unpaid_repairs(state.get("history", []), cfg.sampling.max_repairs)
     current = state["current"].copy()
     files = files_of(current)
     tasks = {t["id"]: Task.from_dict(t) for t in read_jsonl(ctx.run.path / files["tasks"])}
@@ -32,7 +36,7 @@ def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
         if family.extract(a["completion"], task):
             failed[a["task_id"]] = a
     # A family whose answers cannot be repaired from feedback (a sum is right or wrong) skips this stage.
-    chosen = list(failed.values())[: cfg.sampling.max_repairs] if family.repairable else []
+    chosen = list(failed.values())[: cfg.sampling.max_repairs] if family.repairable and not skipped else []
     shown = [
         {
             "task_prompt": tasks[a["task_id"]].prompt,
@@ -85,7 +89,10 @@ def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "repairs_tried": len(repairs),
         "repaired": sum(r["passed"] for r in repairs),
         "repair_copies": sum(1 for r in repairs if r["passed"] and r["copied"]),
+        "refine_s": round(time.monotonic() - began, 1),
     }
+    if skipped:
+        current["counts"]["repairs_skipped"] = skipped
     if critic.critique:
         current["critic"] = {
             "kind": cfg.agent.critic,
@@ -93,5 +100,6 @@ def refine(state: RunState, ctx: RunContext) -> dict[str, Any]:
             "repaired_with_critique": sum(1 for r in repairs if r["critique"] and r["passed"]),
             "error": critic_error,
         }
-    ctx.log(f"round {round_no}: refine: {current['counts']['repaired']} of {len(repairs)} repairs verified")
+    done = skipped or f"{current['counts']['repaired']} of {len(repairs)} repairs verified"
+    ctx.log(f"round {round_no}: refine: {done}")
     return {"current": current}

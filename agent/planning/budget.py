@@ -93,6 +93,19 @@ class Rates:
         return self.fixed_s + attempts / self.attempts_per_s + (train if last else min(train, self.step_cap_s))
 
 
+def unpaid_repairs(history: list[dict[str, Any]], max_repairs: int) -> str | None:
+    """Why this round skips its repairs, or None: the run's earlier rounds tried at least a round's worth of repairs
+    and not one was verified without copying the failed attempt. The model cannot yet repair from feedback, and the
+    seconds (20-40 a round on 2 cores) go to the rest of the round: its sizing counts the fixed part of a round
+    without the measured round's refine (`refine_s`)."""
+    counts = [h.get("counts", {}) for h in history]
+    tried = sum(c.get("repairs_tried", 0) for c in counts)
+    useful = sum(c.get("repaired", 0) - c.get("repair_copies", 0) for c in counts)
+    if max_repairs <= 0 or tried < max_repairs or useful > 0:
+        return None
+    return f"skipped: earlier rounds verified 0 of {tried} repairs"
+
+
 def _once_s(record: dict[str, Any]) -> float:
     """The seconds of a finished round's evaluation that a run does once (round 1's start model and guard set), and
     those of a blend (`nodes/blend.py`: the forgetful candidate's evaluation and the blend's weights)."""
@@ -192,13 +205,18 @@ def step_seconds(history: list[dict[str, Any]], method: str | None = None) -> fl
 
 
 def _rates(config: RunConfig, measured: list[dict[str, Any]], method: str | None = None) -> Rates:
-    """The rates of the last measured round (the fixed part: the most any whole round took), training at the
-    seconds per step of `method` (None: the last training's). A round that did not train gives no training rate;
-    its seconds outside acquire all count as fixed."""
+    """The rates of the last measured round (the fixed part: the most any whole round took, less its refine when
+    the next round skips its repairs), training at the seconds per step of `method` (None: the last training's). A
+    round that did not train gives no training rate; its seconds outside acquire all count as fixed."""
     last = measured[-1]["counts"]
-    fixed = longest(measured, rest_s)
+    skips_refine = unpaid_repairs(measured, config.sampling.max_repairs) is not None
+
+    def rest(record: dict[str, Any]) -> float:
+        return rest_s(record) - ((record.get("counts") or {}).get("refine_s", 0.0) if skips_refine else 0.0)
+
+    fixed = longest(measured, rest)
     if fixed is None:
-        fixed = max(rest_s(r) for r in measured)
+        fixed = max(rest(r) for r in measured)
     trained = trained_rounds(measured)
     per_attempt, step_s = 0.0, 0.0
     if trained:

@@ -42,7 +42,7 @@ def blend(state: RunState, ctx: RunContext) -> dict[str, Any]:
     blend_s = None
     if not store.has_weights(location):
         ctx.release_samplers()
-        blend_s = round(blend_weights(ctx.resolve(state["champion"]), ctx.resolve(candidate), output, BLEND_ALPHA), 1)
+        blend_s = round(blend_weights(ctx.resolve(state["champion"]), ctx.resolve(candidate), output, BLEND_ALPHA), 3)
     record = store.record(candidate) or {}
     store.register(
         location,

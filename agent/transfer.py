@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..tools import loops
 from ..tools.benchmarks import Benchmark, BenchmarkError, benchmark, evaluate, protected
 from ..tools.files import atomic_write_text
 from ..tools.models import autodidact_home
@@ -79,7 +80,9 @@ def _cache_file(location: str, bench: Benchmark) -> Path:
     path = Path(location)
     files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in path.glob("*") if p.is_file())
     ids = [t.id for t in bench.tasks]
-    key = json.dumps([str(path.resolve()), files, bench.name, ids])
+    # How the answers are decoded is part of the key: results from another decode loop are measured again.
+    decoding = [bench.max_new_tokens, loops.SPAN, loops.PERIOD, loops.REPEATS]
+    key = json.dumps([str(path.resolve()), files, bench.name, ids, decoding])
     return autodidact_home() / "evals" / bench.name / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.jsonl"
 
 

@@ -1,8 +1,13 @@
-"""The decode loop: same greedy tokens as model.generate, n samples per prompt, early stop at the code block."""
+"""The decode loop: same greedy tokens as model.generate, n samples per prompt, early stop at the code block and at
+a loop."""
+
+from dataclasses import replace
 
 import torch
 
+from autodidact.tools import loops
 from autodidact.tools.generate import Generator, SamplingParams
+from autodidact.tools.models import load_tokenizer, resolve_model
 
 
 def test_greedy_matches_model_generate(warm_model):
@@ -47,3 +52,44 @@ def test_two_decoding_workers_give_the_answers_of_one(warm_model):
     assert sum(done) == 20 and len(done) == 5  # one call per batch of 4, from whichever thread decoded it
     assert one.generated_tokens == two.generated_tokens > 0
     assert torch.get_num_threads() == threads  # torch's threads are given back after the call
+
+
+def test_an_answer_that_repeats_itself_is_stopped_and_is_a_prefix_of_the_unstopped_one(tiny_model):
+    # The tiny model's random weights write one token again and again: without the stop it runs to its limit.
+    gen = Generator(str(tiny_model), dtype=torch.float32)
+    messages = ["Reverse a string.", "Hi"]
+    free = SamplingParams(max_new_tokens=200, stop_after_code=False, stop_on_loop=False)
+    unstopped = [o[0] for o in gen.complete(messages, free)]
+    spent = gen.generated_tokens
+    stopped = [o[0] for o in gen.complete(messages, replace(free, stop_on_loop=True))]
+    assert all(len(gen.tokenizer(u).input_ids) == 200 for u in unstopped)
+    assert all(u.startswith(s) and len(s) < len(u) for s, u in zip(stopped, unstopped, strict=True))
+    assert gen.generated_tokens - spent <= 2 * loops.SPAN < spent
+
+
+HUMANEVAL_LOOPS = [
+    # Two answers of the default model's champions that ran to HumanEval's 384-token limit, and one that passed.
+    "```python\ndef rolling_max(numbers):\n    prefixes = []\n    return max(" + "max(prefixes, " * 40,
+    '```python\ndef fib4(n):\n    """\n' + "".join(f"    fib4({i}) -> {i * 37 % 1000}\n" for i in range(10, 60)),
+]
+PASSED = (
+    "```python\ndef min_of_list(xs):\n    return min(x for x in xs if x not in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "
+    "12, 13, 14, 15, 16, 17, 18, 19, 20))\n```"
+)
+
+
+def test_loops_are_told_from_answers_that_only_look_alike():
+    tokenizer = load_tokenizer(resolve_model(None))
+    looping = loops.Looping(tokenizer)
+
+    def first_stop(text: str) -> int | None:
+        ids = tokenizer(text, add_special_tokens=False).input_ids
+        return next((n for n in range(1, len(ids) + 1) if looping(ids[:n])), None)
+
+    for text in HUMANEVAL_LOOPS:  # a repeated call, and a counting loop (every digit counts as one symbol)
+        stop = first_stop(text)
+        assert stop is not None and stop < len(tokenizer(text, add_special_tokens=False).input_ids) - loops.SPAN
+    assert first_stop(PASSED) is None  # the numbers 1 to 20 repeat a shape, but over fewer than SPAN tokens
+    words = "zero one two three four five six seven eight nine".split()
+    table = ", ".join(f"'{w}': {i}" for i, w in enumerate(words))  # the same shape ten times, but not one block
+    assert first_stop(f"```python\ndef sort_numbers(numbers):\n    value = {{{table}}}\n") is None

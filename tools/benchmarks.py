@@ -137,12 +137,18 @@ def protected(bench: Benchmark) -> list[Task]:
 
 
 def evaluate(
-    generator: Any, bench: Benchmark, sandbox: Any, progress: Callable[[int], None] | None = None
+    generator: Any,
+    bench: Benchmark,
+    sandbox: Any,
+    progress: Callable[[int], None] | None = None,
+    *,
+    stop_on_loop: bool = True,
 ) -> list[dict[str, Any]]:
-    """Greedy pass@1 of `generator` on every task of `bench`, verified in `sandbox`: one row per task, in order."""
+    """Greedy pass@1 of `generator` on every task of `bench`, verified in `sandbox`: one row per task, in order
+    (`stop_on_loop`: `SamplingParams.stop_on_loop`)."""
     from .generate import SamplingParams
 
-    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=bench.max_new_tokens)
+    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=bench.max_new_tokens, stop_on_loop=stop_on_loop)
     replies = generator.complete([t.prompt for t in bench.tasks], greedy, progress=progress)
     codes = [bench.family.extract(reply, t) for t, (reply,) in zip(bench.tasks, replies, strict=True)]
     verdicts = bench.family.verify_many(list(zip(bench.tasks, codes, strict=True)), sandbox)

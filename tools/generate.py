@@ -1,9 +1,9 @@
 """Batched sampling with transformers.
 
 `Generator.complete` applies the chat template, left-pads a batch, and decodes with a loop of our own instead
-of `model.generate`: a row leaves the batch (and the KV cache) as soon as it has written the end token or
-closed its code block, so a batch costs what its unfinished rows cost. Everything after the first closed code
-block is never read, so it is never generated.
+of `model.generate`: a row leaves the batch (and the KV cache) as soon as it has written the end token,
+closed its code block or begun to repeat itself (`loops.py`), so a batch costs what its unfinished rows cost.
+Everything after the first closed code block is never read, so it is never generated.
 
 With `workers` > 1, batches are decoded by that many threads at once, each with an equal share of torch's
 threads: the decode loop's Python work of one batch then overlaps another's matrix products (`bench/acquire.py`
@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from .loops import Looping
 from .models import load_model, load_tokenizer
 
 
@@ -34,6 +35,8 @@ class SamplingParams:
     top_p: float = 0.95
     max_new_tokens: int = 256
     stop_after_code: bool = True
+    stop_on_loop: bool = True
+    """Stop an answer that repeats one block of tokens (`loops.Looping`; our decode loop only)."""
     seed: int = 0
 
 
@@ -103,6 +106,7 @@ class Generator(ChatSampler):
         self.workers = max(1, workers)
         self.tokenizer = load_tokenizer(location)
         self.tokenizer.padding_side = "left"
+        self._looping = Looping(self.tokenizer)
         self.model = load_model(location, dtype=dtype).to("cuda" if torch.cuda.is_available() else "cpu")
         # transformers 5.20 renamed the KV cache argument and output from `past_key_values` to `cache` (vLLM's
         # CPU build pins an earlier transformers).
@@ -165,6 +169,8 @@ class Generator(ChatSampler):
                     continue
                 tokens[seq].append(token)
                 if params.stop_after_code and self._closed_code(tokens[seq], token):
+                    continue
+                if params.stop_on_loop and self._looping(tokens[seq]):
                     continue
                 keep.append(row)
             generated += len(next_ids)

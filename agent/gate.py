@@ -11,7 +11,7 @@ from `judge_evaluate`. The criteria, each a field of `RunConfig` with its defaul
 | refine | always (repair data is optional); records verified repairs that are not copies; a round tries none once the run's earlier rounds tried `max_repairs` and verified none | - |
 | select | enough data for the chosen trainer (`min_rows`, `min_pairs`, `min_grpo_tasks`), (near-)duplicate share <= `max_duplicate_share`, no held-out or guard overlap left | roll back |
 | train | loss finite and falling (SFT: rising at most `RISE`; GRPO: rewards with spread), no collapse (`min_length_ratio`, `min_diversity_ratio`) | retry at twice the learning rate if the loss did not move, at half otherwise (up to `max_retries`), then roll back; an SFT rise that a retry would have less than half the time to redo goes to the held-out evaluation |
-| evaluate | better on the held-out set with one-sided McNemar p < `alpha`, and the guard set not worse by more than `guard_tolerance` | a candidate that is better but forgot is blended halfway with the champion and evaluated again (up to `max_retries`, when its evaluation fits the wall budget; `nodes/blend.py`), then roll back; otherwise roll back |
+| evaluate | better on the held-out set with one-sided McNemar p < `alpha`, and the guard set not worse by more than `guard_tolerance` | a candidate that forgot is blended halfway with the champion and evaluated again (up to `max_retries`, when its evaluation fits the wall budget; `nodes/blend.py`): one evaluated on the held-out set when it was significantly better, and one whose held-out evaluation was left to the blend (the guard set is checked first); then roll back; otherwise roll back |
 
 The acquire, select and train gates end the round (rollback, then stop) once the budget (`budget`: wall_s,
 sandbox_s, tokens, train_steps) is spent. With `approve="promote"`, a promotion waits for a person (LangGraph `interrupt`).
@@ -28,7 +28,7 @@ from langgraph.types import interrupt
 from ..trainers import TRAINERS
 from .config import RunConfig
 from .labels import label_filter
-from .nodes.blend import BLEND_ALPHA, BLEND_S
+from .nodes.blend import BLEND_ALPHA, forgot, why_not_blend
 from .state import Decision, RoundRecord, RunState, TrainRecord
 
 # Where each verdict sends the run.
@@ -336,28 +336,26 @@ def _judge_training(state: RunState, config: RunConfig) -> Decision:
     return _decision(state, "train", "forward", "evaluate", f"{method}: {fit}", **numbers)
 
 
-def why_not_blend(state: RunState, config: RunConfig, ev: dict[str, Any]) -> str | None:
-    """Why a candidate that forgot is not blended with the champion (`nodes/blend.py`), or None."""
-    current = state["current"]
-    if retries(state, "evaluate") >= config.gate.max_retries:
-        return "the blend forgot too" if current.get("blend") else "no retries allowed"
-    if (current.get("train") or {}).get("adapter") == "lora" and config.training.lora_output == "adapter":
-        return "a LoRA adapter kept as an adapter is not blended"
-    needs = ev.get("candidate_s", 0.0) + BLEND_S
-    if ev.get("left_s") is not None and ev["left_s"] < needs:
-        return f"a blend and its evaluation (about {needs:.0f} s) do not fit the {ev['left_s']:.0f} s left"
-    return None
-
-
 def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
     ev: dict[str, Any] = dict(state["current"]["eval"])
-    numbers = {k: ev[k] for k in ("n", "champion_pass1", "candidate_pass1", "gained", "lost", "p_value")}
+    numbers = {k: ev.get(k) for k in ("n", "champion_pass1", "candidate_pass1", "gained", "lost", "p_value")}
     numbers.update(diff=ev.get("diff"), ci=ev.get("ci"), guard=ev.get("guard"), min_detectable=ev.get("min_detectable"))
+    guard = ev.get("guard") or {"n": 0}
+    forgetful = (
+        f"it forgot: guard set {guard.get('candidate_pass')}/{guard['n']} vs the champion's "
+        f"{guard.get('champion_pass')}/{guard['n']} (more than {config.gate.guard_tolerance:.0%} lost)"
+    )
+    if ev.get("candidate_pass1") is None:  # evaluate left the held-out set to the blend (nodes/blend.py)
+        why = f"{forgetful}; not evaluated on the held-out set"
+        refused = why_not_blend(state, config, ev)
+        if refused is None:
+            why += f"; blend it {BLEND_ALPHA:g} of the way from the champion and evaluate the blend"
+            return _decision(state, "evaluate", "retry", "blend", why, **numbers)
+        return _decision(state, "evaluate", "rollback", "rollback", f"{why}; {refused}", **numbers)
     score = f"candidate {ev['candidate_pass1']}/{ev['n']} vs champion {ev['champion_pass1']}/{ev['n']}"
     if ev.get("ci"):
         score += f" (difference {ev['diff']:+.0%}, 95% CI {ev['ci'][0]:+.0%} to {ev['ci'][1]:+.0%})"
     better = ev["candidate_pass1"] > ev["champion_pass1"]
-    guard = ev.get("guard") or {"n": 0}
     if not better:
         return _decision(state, "evaluate", "rollback", "rollback", f"{score}: not better", **numbers)
     if ev["p_value"] >= config.gate.alpha:
@@ -367,11 +365,8 @@ def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
         if config.selection.accumulate:
             why += "; its verified data stay for the next round"
         return _decision(state, "evaluate", "rollback", "rollback", why, **numbers)
-    if guard["n"] and guard["regression"] > config.gate.guard_tolerance:
-        why = (
-            f"{score}, p={ev['p_value']:.3g}, but it forgot: guard set {guard['candidate_pass']}/{guard['n']} vs "
-            f"the champion's {guard['champion_pass']}/{guard['n']} (more than {config.gate.guard_tolerance:.0%} lost)"
-        )
+    if forgot(guard, config):
+        why = f"{score}, p={ev['p_value']:.3g}, but {forgetful}"
         refused = why_not_blend(state, config, ev)
         if refused is None:
             why += f"; blend it {BLEND_ALPHA:g} of the way from the champion and evaluate the blend"

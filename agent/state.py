@@ -171,6 +171,9 @@ class EvalRecord(TypedDict, total=False):
     """Seconds spent on evaluation no later round repeats (the champion's, the starting model's guard)."""
     candidate_s: float
     """Seconds spent evaluating the candidate (held-out and guard)."""
+    heldout_s: float
+    """Only when the candidate forgot and its held-out evaluation was left to the blend (no `candidate_pass1`):
+    the seconds that evaluation is expected to take."""
     left_s: float | None
     """Seconds the wall budget had left after this evaluation (None: no wall budget)."""
 
@@ -180,8 +183,8 @@ class BlendRecord(TypedDict, total=False):
 
     alpha: float
     of: str
-    candidate_pass1: int
-    p_value: float
+    candidate_pass1: int | None
+    p_value: float | None
     guard: dict[str, Any]
     once_s: float
     """Seconds of the first evaluation and the blend (the budget counts them once, not as a cost of every round)."""

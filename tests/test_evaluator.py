@@ -51,7 +51,9 @@ def candidates(warm_model, tmp_path_factory):
 
 
 def judged(champion: Path, candidate: Path, run_dir: Path, seed: int) -> dict:
-    config = RunConfig.build(goal="g", seed=seed, levels=[1], heldout_tasks=40, guard_tasks=40)
+    """The gate's verdict on `candidate` against `champion`, with no retry: a candidate that forgot is evaluated on
+    the held-out set as well, not left to a blend (whose own evaluation the same gate judges: tests/test_loop.py)."""
+    config = RunConfig.build(goal="g", seed=seed, levels=[1], heldout_tasks=40, guard_tasks=40, max_retries=0)
     ctx = RunContext(config=config, run=RunDir.create(run_dir, config), quiet=True)
     ctx.make_heldout()
     state = {"round": 1, "base_model": str(champion), "champion": str(champion), "candidate": str(candidate)}

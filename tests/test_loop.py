@@ -13,6 +13,7 @@ from conftest import trace_of as trace
 from safetensors.torch import load_file
 
 from autodidact.agent.cli import main
+from autodidact.agent.gate import judge_evaluate
 from autodidact.agent.planning.budget import unpaid_repairs
 
 STAGES = ["plan", "acquire", "refine", "select", "train", "evaluate"]
@@ -283,13 +284,14 @@ def test_a_round_whose_levels_the_champion_mostly_passes_is_sized_for_dpo(finish
         assert sizing.numbers.get("method") == (expected[0] if expected else None)
 
 
-def test_a_better_candidate_that_forgot_is_blended_with_its_champion_and_judged_again(
+def test_a_candidate_that_forgot_is_blended_with_its_champion_and_only_the_blend_is_judged_on_the_heldout_set(
     warm_model, tmp_path, capsys, monkeypatch
 ):
     from autodidact.agent.nodes import evaluate
 
     # The tiny model's candidate keeps its whole guard set (28 of 28), so the first evaluation is told it lost two
-    # guard tasks; the blend, the second evaluation and the gates run as they are.
+    # guard tasks; the blend, the second evaluation and the gates run as they are. The guard set is checked first:
+    # a candidate that forgot is never promoted, so its held-out evaluation is left to the blend.
     measured = evaluate.guard_counts
     calls = []
 
@@ -307,13 +309,16 @@ def test_a_better_candidate_that_forgot_is_blended_with_its_champion_and_judged_
     t = trace(run_dir, capsys)
     first, *rest = [d for d in t["decisions"] if d["stage"] == "evaluate"]
     assert (first["verdict"], first["route"]) == ("retry", "blend"), first
+    assert first["numbers"]["candidate_pass1"] is None and "not evaluated on the held-out set" in first["reason"]
+    assert first["numbers"]["champion_pass1"] is not None
     (second,) = rest
     assert (
         second["route"] in ("promote", "rollback") and second["numbers"]["guard"]["n"] == first["numbers"]["guard"]["n"]
     )
     (r,) = t["rounds"]
     assert r["checkpoint"] == "models/round-1-blend" and r["blend"]["of"] == "models/round-1"
-    assert r["blend"]["candidate_pass1"] == first["numbers"]["candidate_pass1"] and r["blend"]["once_s"] > 0
+    assert r["blend"]["candidate_pass1"] is None and r["blend"]["once_s"] > 0
+    assert not (run_dir / "data/eval/round-1.jsonl").exists() and (run_dir / "data/eval/guard-round-1.jsonl").exists()
     assert 0 < r["blend"]["blend_s"] < r["blend"]["once_s"]
     lineage = json.loads((run_dir / "models/round-1-blend/lineage.json").read_text())
     assert lineage["method"] == "blend" and lineage["parent"] == str(warm_model)
@@ -322,7 +327,8 @@ def test_a_better_candidate_that_forgot_is_blended_with_its_champion_and_judged_
     original = json.loads((run_dir / "models/round-1/lineage.json").read_text())
     assert original["decision"]["route"] == "blend" and original["weights_deleted"]
     assert (run_dir / "data/eval/round-1-blend.jsonl").is_file()
-    assert "blend: models/round-1" in (run_dir / "run.log").read_text()
+    log = (run_dir / "run.log").read_text()
+    assert "it forgot; the held-out set is left to its blend" in log and "blend: models/round-1 (held-out not" in log
     capsys.readouterr()
     assert main(["trace", str(run_dir), "--round", "1", "--stage", "evaluate", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -345,4 +351,15 @@ def test_a_better_candidate_that_forgot_is_blended_with_its_champion_and_judged_
     assert resumed["candidate"] == "models/round-1-blend" and resumed["current"]["blend"]["blend_s"] is None
     assert (run_dir / "models/round-1-blend/model.safetensors").read_bytes() == blended
     assert json.loads((run_dir / "models/round-1-blend/lineage.json").read_text())["metrics"] == lineage["metrics"]
+    # A candidate that forgot when no blend can follow (the round's retry spent) is evaluated on the held-out set
+    # as well, and the gate rolls it back with its figures.
+    calls.clear()  # the next guard count is told the candidate lost two tasks again
+    spent = {
+        **state, "candidate": "models/round-1-blend", "base_model": str(warm_model), "history": [],
+        "current": {"retries": {"evaluate": 1}, "blend": r["blend"]},
+    }  # fmt: skip
+    ev = evaluate.evaluate(spent, ctx)["current"]["eval"]
+    assert ev["candidate_pass1"] == sum(r["passed"] for r in blended_rows) and ev["guard"]["regression"] > 0
+    verdict = judge_evaluate({**spent, "current": {**spent["current"], "eval": ev}}, ctx.config)
+    assert verdict["route"] == "rollback" and verdict["numbers"]["candidate_pass1"] == ev["candidate_pass1"]
     ctx.close()

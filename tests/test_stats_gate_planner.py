@@ -13,6 +13,7 @@ from autodidact.agent.gate import (
     judge_train,
     loss_is_falling,
 )
+from autodidact.agent.nodes.blend import why_not_blend
 from autodidact.agent.planning.budget import unpaid_repairs
 from autodidact.agent.planning.curriculum import choose_levels, plan_round
 from autodidact.agent.stats import mcnemar_greater
@@ -93,6 +94,23 @@ def test_a_better_candidate_that_forgot_is_blended_once_when_its_evaluation_fits
     assert judge_evaluate(state_with(eval=whole), CFG)["route"] == "promote"
     noisy = judge_evaluate(state_with(eval={**forgot, "p_value": 0.2}), CFG)
     assert noisy["route"] == "rollback" and "not significant" in noisy["reason"]  # only a real gain is blended
+
+
+def test_a_candidate_that_forgot_before_its_heldout_evaluation_is_blended_when_the_blend_fits():
+    # The guard set is checked first; a candidate that forgot is never promoted, so evaluate leaves the held-out
+    # set to the blend. The blend's evaluation is expected to take the guard's seconds and the held-out set's.
+    skipped = {
+        "n": 200, "champion_pass1": 58, "candidate_s": 8.0, "heldout_s": 95.0, "left_s": 900.0,
+        "guard": {"n": 33, "champion_pass": 33, "candidate_pass": 28, "regression": 0.1515},
+    }  # fmt: skip
+    first = judge_evaluate(state_with(eval=skipped), CFG)
+    assert (first["verdict"], first["route"]) == ("retry", "blend")
+    assert "guard set 28/33" in first["reason"] and "not evaluated on the held-out set" in first["reason"]
+    assert first["numbers"]["candidate_pass1"] is None and first["numbers"]["champion_pass1"] == 58
+    assert why_not_blend(state_with(eval=skipped), CFG, {**skipped, "left_s": 110.0}) is not None  # 8 + 95 + 10 s
+    assert why_not_blend(state_with(eval=skipped), CFG, {**skipped, "left_s": 115.0}) is None
+    late = judge_evaluate(state_with(eval={**skipped, "left_s": 100.0}), CFG)
+    assert late["route"] == "rollback" and "do not fit the 100 s left" in late["reason"]
 
 
 RETRIED = {"train": 1, "acquire": 1}

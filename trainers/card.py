@@ -54,12 +54,21 @@ def model_card(record: dict[str, Any]) -> str:
         "",
     ]
     numbers = decision.get("numbers") or {}
-    if "candidate_pass1" in numbers:
+    if numbers.get("candidate_pass1") is not None:
         lines += [
             "## Evaluation",
             "",
             f"Held-out pass@1 (greedy): {numbers['candidate_pass1']}/{numbers['n']} against the parent's "
             f"{numbers['champion_pass1']}/{numbers['n']}; one-sided exact McNemar p = {numbers['p_value']:.3g}.",
+            "",
+        ]
+    elif numbers.get("guard"):  # it forgot, and its held-out evaluation was left to a blend
+        guard = numbers["guard"]
+        lines += [
+            "## Evaluation",
+            "",
+            f"Guard set: {guard['candidate_pass']}/{guard['n']} against the parent's {guard['champion_pass']}/"
+            f"{guard['n']}; not evaluated on the held-out set ({decision.get('reason', '')}).",
             "",
         ]
     lines += [

@@ -1,7 +1,9 @@
 """blend: a candidate that forgot is moved halfway back to the champion, and evaluated again.
 
-The gate after evaluate routes here when a candidate is significantly better on the held-out set but lost more of
-the guard set than `gate.guard_tolerance` allows. The blend (`trainers/blend.py`: champion + `BLEND_ALPHA` x
+The gate after evaluate routes here when a candidate lost more of the guard set than `gate.guard_tolerance` allows
+and was significantly better on the held-out set, or was not evaluated on it: evaluate checks the guard set first
+and leaves the held-out set to the blend when the blend is sure to follow (`why_not_blend`), since a candidate that
+forgot is never promoted. The blend (`trainers/blend.py`: champion + `BLEND_ALPHA` x
 (candidate - champion)) becomes the round's candidate, with a lineage record of its own; the candidate it came
 from is decided on (rejected, its weights gone unless `--keep-candidates`); the first evaluation's figures and
 seconds stay in the round's record (`blend`). The gate then judges the blend by the same criteria.
@@ -14,6 +16,7 @@ import time
 from typing import Any
 
 from ...trainers.blend import blend as blend_weights
+from ..config import RunConfig
 from ..context import RunContext
 from ..state import RunState
 
@@ -24,6 +27,26 @@ BLEND_ALPHA = 0.5
 BLEND_S = 10.0
 """Seconds to write a blend of the default model (load both, blend, save: 4-6 s on 2 cores), besides its
 evaluation."""
+
+
+def forgot(guard: dict[str, Any], config: RunConfig) -> bool:
+    """Whether a candidate lost more of the guard set than `gate.guard_tolerance` allows."""
+    return bool(guard.get("n")) and guard["regression"] > config.gate.guard_tolerance
+
+
+def why_not_blend(state: RunState, config: RunConfig, ev: dict[str, Any]) -> str | None:
+    """Why a candidate that forgot is not blended with the champion, or None. The blend's evaluation is expected to
+    take what the candidate's took (`candidate_s`, and `heldout_s` when its held-out evaluation was left to the
+    blend)."""
+    current = state["current"]
+    if int(current.get("retries", {}).get("evaluate", 0)) >= config.gate.max_retries:
+        return "the blend forgot too" if current.get("blend") else "no retries allowed"
+    if (current.get("train") or {}).get("adapter") == "lora" and config.training.lora_output == "adapter":
+        return "a LoRA adapter kept as an adapter is not blended"
+    needs = ev.get("candidate_s", 0.0) + ev.get("heldout_s", 0.0) + BLEND_S
+    if ev.get("left_s") is not None and ev["left_s"] < needs:
+        return f"a blend and its evaluation (about {needs:.0f} s) do not fit the {ev['left_s']:.0f} s left"
+    return None
 
 
 def blend(state: RunState, ctx: RunContext) -> dict[str, Any]:
@@ -61,16 +84,17 @@ def blend(state: RunState, ctx: RunContext) -> dict[str, Any]:
     current["blend"] = {
         "alpha": BLEND_ALPHA,
         "of": candidate,
-        "candidate_pass1": ev["candidate_pass1"],
-        "p_value": ev["p_value"],
+        # None when evaluate left the held-out set to the blend.
+        "candidate_pass1": ev.get("candidate_pass1"),
+        "p_value": ev.get("p_value"),
         "guard": guard,
         # The first evaluation and the blend are not a cost of every round: the budget counts them once.
         "once_s": round(ev.get("once_s", 0.0) + ev.get("candidate_s", 0.0) + time.perf_counter() - started, 1),
         "blend_s": blend_s,
     }
+    heldout = "held-out not evaluated" if ev.get("candidate_pass1") is None else f"{ev['candidate_pass1']}/{ev['n']}"
     ctx.log(
-        f"round {round_no}: blend: {candidate} ({ev['candidate_pass1']}/{ev['n']}, guard "
-        f"{guard.get('candidate_pass')}/{guard.get('n')}) moved {BLEND_ALPHA:g} of the way from the champion: {location}"
+        f"round {round_no}: blend: {candidate} ({heldout}, guard {guard.get('candidate_pass')}/{guard.get('n')}) moved {BLEND_ALPHA:g} of the way from the champion: {location}"
         + ("" if blend_s is None else f" ({blend_s:g} s)")
     )
     return {"current": current, "candidate": location}

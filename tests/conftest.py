@@ -86,6 +86,15 @@ def trace_of(run_dir: Path, capsys) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+def assert_each_stage_decided_once(trace: dict) -> None:
+    """No stage of a round was decided again (as a resume that redid a finished node would); a blended round's
+    evaluate is decided twice: its candidate, then the blend."""
+    keys = [(d["round"], d["stage"]) for d in trace["decisions"]]
+    blended = {r["round"] for r in trace["rounds"] if r.get("blend")}
+    for key in set(keys):
+        assert keys.count(key) == 1 + (key[1] == "evaluate" and key[0] in blended), f"{key} decided again"
+
+
 @pytest.fixture(scope="session")
 def finished_run(warm_model, tmp_path_factory) -> Path:
     """A finished two-round run of the tiny model (shared by the tests that only read it)."""

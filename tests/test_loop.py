@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import need_backend, signal_tiny_run, tiny_run_args
+from conftest import assert_each_stage_decided_once, need_backend, signal_tiny_run, tiny_run_args
 from conftest import trace_of as trace
 from safetensors.torch import load_file
 
@@ -71,6 +71,9 @@ def test_the_gate_promotes_exactly_the_significant_improvements(finished_run, ca
     assert evaluations
     for d in evaluations:
         n = d["numbers"]
+        if n["candidate_pass1"] is None:  # it forgot: its held-out evaluation was left to its blend
+            assert d["route"] == "blend" and n["guard"]["regression"] > 0.1, d
+            continue
         significant = n["candidate_pass1"] > n["champion_pass1"] and n["p_value"] < 0.05
         assert (d["route"] == "promote") == significant
     promoted = [r for r in t["rounds"] if r["promoted"]]
@@ -121,8 +124,7 @@ def test_kill_minus_nine_during_round_two_training_then_resume(warm_model, tmp_p
     t = trace(run_dir, capsys)
     assert t["status"] == "finished"
     assert [r["round"] for r in t["rounds"]] == [1, 2]
-    keys = [(d["round"], d["stage"]) for d in t["decisions"]]
-    assert len(keys) == len(set(keys)), "a stage was decided twice"
+    assert_each_stage_decided_once(t)
     for data_file in run_dir.rglob("*.jsonl"):
         for line in data_file.read_text().splitlines():
             json.loads(line)  # whole lines only

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import signal_tiny_run, tiny_run_args
+from conftest import assert_each_stage_decided_once, signal_tiny_run, tiny_run_args
 from conftest import trace_of as trace
 
 from autodidact.agent.cli import main
@@ -214,8 +214,7 @@ def test_ten_random_kills_and_resumes_end_as_an_uninterrupted_run(warm_model, tm
     assert main(["resume", str(run_dir), "--quiet"]) == 0
     t, whole = trace(run_dir, capsys), trace(whole_dir, capsys)
     assert t["status"] == "finished" and [r["round"] for r in t["rounds"]] == [1, 2]
-    keys = [(d["round"], d["stage"]) for d in t["decisions"]]
-    assert len(keys) == len(set(keys)), "a stage was decided twice"
+    assert_each_stage_decided_once(t)
     for data_file in run_dir.rglob("*.jsonl"):
         for line in data_file.read_text().splitlines():
             json.loads(line)

@@ -94,7 +94,8 @@ def blend(state: RunState, ctx: RunContext) -> dict[str, Any]:
     }
     heldout = "held-out not evaluated" if ev.get("candidate_pass1") is None else f"{ev['candidate_pass1']}/{ev['n']}"
     ctx.log(
-        f"round {round_no}: blend: {candidate} ({heldout}, guard {guard.get('candidate_pass')}/{guard.get('n')}) moved {BLEND_ALPHA:g} of the way from the champion: {location}"
+        f"round {round_no}: blend: {candidate} ({heldout}, guard {guard.get('candidate_pass')}/{guard.get('n')}) "
+        f"moved {BLEND_ALPHA:g} of the way from the champion: {location}"
         + ("" if blend_s is None else f" ({blend_s:g} s)")
     )
     return {"current": current, "candidate": location}

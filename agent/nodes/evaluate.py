@@ -69,7 +69,7 @@ def heldout_seconds(state: RunState, champion_s: float) -> float:
 def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
     """The champion on the held-out set (kept from earlier rounds), both on the guard set, then the candidate on
     the held-out set, unless it forgot and the blend is sure to follow: the held-out set is then left to the blend
-    (a candidate that forgot is never promoted; on the default goal the evaluation skipped so took 80-95 s)."""
+    (a candidate that forgot is never promoted; on the default goal, the evaluations this skips took 80-95 s)."""
     started = time.perf_counter()
     round_no = state["round"]
     current = state["current"].copy()

@@ -336,6 +336,18 @@ def _judge_training(state: RunState, config: RunConfig) -> Decision:
     return _decision(state, "train", "forward", "evaluate", f"{method}: {fit}", **numbers)
 
 
+def _blend_or_rollback(
+    state: RunState, config: RunConfig, ev: dict[str, Any], why: str, numbers: dict[str, Any]
+) -> Decision:
+    """The evaluate gate's verdict on a candidate that forgot: its blend with the champion, or a rollback saying why
+    no blend (`nodes/blend.why_not_blend`)."""
+    refused = why_not_blend(state, config, ev)
+    if refused is None:
+        why += f"; blend it {BLEND_ALPHA:g} of the way from the champion and evaluate the blend"
+        return _decision(state, "evaluate", "retry", "blend", why, **numbers)
+    return _decision(state, "evaluate", "rollback", "rollback", f"{why}; {refused}", **numbers)
+
+
 def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
     ev: dict[str, Any] = dict(state["current"]["eval"])
     numbers = {k: ev.get(k) for k in ("n", "champion_pass1", "candidate_pass1", "gained", "lost", "p_value")}
@@ -346,12 +358,7 @@ def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
         f"{guard.get('champion_pass')}/{guard['n']} (more than {config.gate.guard_tolerance:.0%} lost)"
     )
     if ev.get("candidate_pass1") is None:  # evaluate left the held-out set to the blend (nodes/blend.py)
-        why = f"{forgetful}; not evaluated on the held-out set"
-        refused = why_not_blend(state, config, ev)
-        if refused is None:
-            why += f"; blend it {BLEND_ALPHA:g} of the way from the champion and evaluate the blend"
-            return _decision(state, "evaluate", "retry", "blend", why, **numbers)
-        return _decision(state, "evaluate", "rollback", "rollback", f"{why}; {refused}", **numbers)
+        return _blend_or_rollback(state, config, ev, f"{forgetful}; not evaluated on the held-out set", numbers)
     score = f"candidate {ev['candidate_pass1']}/{ev['n']} vs champion {ev['champion_pass1']}/{ev['n']}"
     if ev.get("ci"):
         score += f" (difference {ev['diff']:+.0%}, 95% CI {ev['ci'][0]:+.0%} to {ev['ci'][1]:+.0%})"
@@ -366,12 +373,7 @@ def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
             why += "; its verified data stay for the next round"
         return _decision(state, "evaluate", "rollback", "rollback", why, **numbers)
     if forgot(guard, config):
-        why = f"{score}, p={ev['p_value']:.3g}, but {forgetful}"
-        refused = why_not_blend(state, config, ev)
-        if refused is None:
-            why += f"; blend it {BLEND_ALPHA:g} of the way from the champion and evaluate the blend"
-            return _decision(state, "evaluate", "retry", "blend", why, **numbers)
-        return _decision(state, "evaluate", "rollback", "rollback", f"{why}; {refused}", **numbers)
+        return _blend_or_rollback(state, config, ev, f"{score}, p={ev['p_value']:.3g}, but {forgetful}", numbers)
     kept = f"; guard set {guard['candidate_pass']}/{guard['n']}" if guard["n"] else ""
     why = f"{score}, one-sided McNemar p={ev['p_value']:.3g} < {config.gate.alpha}{kept}"
     return _decision(state, "evaluate", "promote", "promote", why, **numbers)

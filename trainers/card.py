@@ -68,7 +68,7 @@ def model_card(record: dict[str, Any]) -> str:
             "## Evaluation",
             "",
             f"Guard set: {guard['candidate_pass']}/{guard['n']} against the parent's {guard['champion_pass']}/"
-            f"{guard['n']}; not evaluated on the held-out set ({decision.get('reason', '')}).",
+            f"{guard['n']}; not evaluated on the held-out set (verdict: {decision.get('route', '-')}).",
             "",
         ]
     lines += [

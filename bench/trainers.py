@@ -5,7 +5,8 @@
 Runs the graph once up to the gate after select (plan, acquire, refine, select: the data every method shares),
 then, for each method, trains a candidate from the starting model in a copy of that run directory and
 evaluates it against the starting model on the held-out tasks. Prints one row per method: the data it trained
-on, steps, training wall time, the train gate's verdict, held-out pass@1 before and after, and the one-sided
+on, steps, training wall time, the train gate's verdict, the guard set (a candidate that forgot is not evaluated
+further: a run would blend it), held-out pass@1 before and after, and the one-sided
 exact McNemar p-value. Run options (--tasks-per-round, --samples, --heldout-tasks, --train-param, ...) are
 those of `autodidact run`.
 """
@@ -86,7 +87,11 @@ def one_method(method: str, ctx: RunContext, state: dict[str, Any], target: Path
     state.update(evaluate(state, copy))  # type: ignore[arg-type]
     ev = state["current"]["eval"]
     copy.forget(state["candidate"])
-    return {**row, **{k: ev[k] for k in ("n", "champion_pass1", "candidate_pass1", "gained", "lost", "p_value")}}
+    guard = f"{ev['guard']['candidate_pass']}/{ev['guard']['n']}"
+    if "candidate_pass1" not in ev:  # it forgot guard tasks: evaluate left its held-out set to a blend
+        return {**row, "guard": f"{guard} (forgot)"}
+    keys = ("n", "champion_pass1", "candidate_pass1", "gained", "lost", "p_value")
+    return {**row, "guard": guard, **{k: ev[k] for k in keys}}
 
 
 def main() -> None:
@@ -107,8 +112,10 @@ def main() -> None:
         rows.append(one_method(method, ctx, state, mine.run_dir.parent / f"{mine.run_dir.name}-{method}"))
         print(rows[-1], flush=True)
     ctx.close()
-    print("\n| method | trained on | steps | train wall s | train gate | held-out pass@1 before -> after | +/- | p |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| method | trained on | steps | train wall s | train gate | guard | held-out pass@1 before -> after | +/- | p |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         result = (
             f"{r['champion_pass1']}/{r['n']} -> {r['candidate_pass1']}/{r['n']} | +{r['gained']} -{r['lost']} | "
@@ -116,7 +123,9 @@ def main() -> None:
             if "n" in r
             else "- | - | -"
         )
-        print(f"| {r['method']} | {r['data']} | {r['steps']} | {r['train_s']} | {r['gate']} | {result} |")
+        print(
+            f"| {r['method']} | {r['data']} | {r['steps']} | {r['train_s']} | {r['gate']} | {r.get('guard', '-')} | {result} |"
+        )
 
 
 if __name__ == "__main__":

@@ -135,9 +135,6 @@ def test_the_family_sets_its_defaults_and_the_users_flags_win():
 def test_a_familys_own_learning_rate_gives_way_to_the_users():
     arithmetic = _config("--tasks", "arithmetic").training.params
     assert arithmetic == {"sft": {"lora_learning_rate": 1e-3}}
-    functions = _config("--tasks", "python-functions").training.params
-    assert functions == {"sft": {"lora_learning_rate": 6e-4}}
-    assert _config("--tasks", "python-functions", "--learning-rate", "1e-4").training.params == {"sft": {}}
     given = _config("--tasks", "arithmetic", "--learning-rate", "1e-4", "--train-param", "sft.epochs=1")
     assert given.training.learning_rate == 1e-4 and given.training.params == {"sft": {"epochs": 1.0}}
 

@@ -98,12 +98,6 @@ class PythonFunctions(TaskFamily):
     name = "python-functions"
     keywords = ("python", "function", "code", "coding", "program", "programming", "write")
     description = "Write a small Python function (lists, strings, numbers, dicts) from a spec; checked on hidden tests."
-    run_defaults: dict[str, Any] = {
-        # Retraining round 1 of the default run (seed 0, 96 rows, 24 steps) under LoRA: held-out 58 -> 84 of 200
-        # at 2e-4 (the general default), 98 at 6e-4 (unseen templates 19 -> 28 of 54, guard 33/33), and at 1.5e-3
-        # the guard set fell to 27/33.
-        "train_params": {"sft": {"lora_learning_rate": 6e-4}},
-    }
 
     def generate(
         self,

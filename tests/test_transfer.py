@@ -10,7 +10,9 @@ from conftest import tiny_run_args, trace_of
 
 from autodidact.agent.cli import main
 from autodidact.agent.decontaminate import Decontaminator
+from autodidact.agent.run import open_run
 from autodidact.agent.rundir import read_jsonl
+from autodidact.agent.transfer import FINAL_PER_BASE, transfer_seconds
 from autodidact.sandbox import LocalSandbox
 from autodidact.tools.benchmarks import humaneval, protected
 from autodidact.tools.tasks import Task, get_family
@@ -83,6 +85,10 @@ def test_a_run_measures_its_start_and_final_champion_on_the_transfer_benchmark(w
     assert transfer["base_ci"][0] <= transfer["base_pass1"] / transfer["n"] <= transfer["base_ci"][1]
     assert "bench pass@1 (never trained on): start" in out
     assert (run_dir / "data" / "eval" / "transfer-base.jsonl").is_file()
+    # The budget holds back more than the start's benchmark time for the final champion's (which can be slower).
+    base_s = json.loads((run_dir / "data" / "eval" / "transfer.json").read_text())["base_s"]
+    held_back = transfer_seconds(open_run(run_dir))[1]
+    assert held_back == pytest.approx(base_s * FINAL_PER_BASE) and FINAL_PER_BASE > 1
     capsys.readouterr()
     assert main(["eval", str(run_dir), "--bench", str(bench), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["checkpoints"]

@@ -97,3 +97,7 @@ def test_a_run_measures_its_start_and_final_champion_on_the_transfer_benchmark(w
     (start, *_) = json.loads(capsys.readouterr().out)["checkpoints"]
     base = read_jsonl(run_dir / "data" / "eval" / "base.jsonl")
     assert (start["passed"], start["n"]) == (sum(r["passed"] for r in base), len(base))
+    # The run's task file scores a bare model (here the run's own start model) as the run scored it.
+    assert main(["eval", str(warm_model), "--bench", str(run_dir / "heldout.jsonl"), "--json"]) == 0
+    (bare,) = json.loads(capsys.readouterr().out)["checkpoints"]
+    assert (bare["passed"], bare["n"]) == (start["passed"], start["n"])

@@ -3,10 +3,13 @@
     autodidact eval runs/mine                          # the run's start model and each champion, on HumanEval
     autodidact eval runs/mine --bench heldout          # ... on the run's held-out set
     autodidact eval ./my-model other-model --bench tasks.jsonl
+    autodidact eval ./my-model --bench runs/mine/heldout.jsonl   # any model on a run's held-out tasks
 
 A run directory stands for its starting model and every checkpoint that became champion (`champions.jsonl`);
-results a run already holds (its held-out evaluations, its transfer benchmark) are read, not recomputed. Each
-later checkpoint is compared with the first one on the same tasks (one-sided exact McNemar).
+results a run already holds (its held-out evaluations, its transfer benchmark) are read, not recomputed. A task
+file a run wrote (`heldout.jsonl`, `guard.jsonl`) is verified by its task family, with the answer length the run
+gave it, so a model that is not a run's checkpoint is scored on the run's own tasks. Each later checkpoint is
+compared with the first one on the same tasks (one-sided exact McNemar).
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ...tools.benchmarks import BenchmarkError, benchmark, evaluate
+from ...tools.benchmarks import Benchmark, BenchmarkError, benchmark, evaluate
+from ...tools.tasks import FAMILIES, Task, get_family
+from ..config import SamplingConfig
 from ..errors import UserError
 from ..run import check_sandbox, open_run
-from ..rundir import RunDir, read_jsonl
+from ..rundir import DamagedFile, RunDir, read_jsonl
 from ..stats import compare, wilson_interval
 
 
@@ -36,11 +41,29 @@ def checkpoints(target: str) -> list[tuple[str, str, Any]]:
     return [(target, target, None)]
 
 
+def run_task_file(name: str) -> Benchmark | None:
+    """A task file a run wrote (rows of one task family's own tasks, such as its `heldout.jsonl`) as a benchmark
+    that family verifies, answered at the length a run gives that family by default; None for any other file."""
+    path = Path(name)
+    if not path.is_file():
+        return None
+    try:
+        rows = read_jsonl(path)
+        names = {row.get("family") for row in rows}
+        tasks = [Task.from_dict(row) for row in rows]
+    except (DamagedFile, AttributeError, TypeError):
+        return None
+    if len(names) != 1 or not tasks or next(iter(names)) not in FAMILIES:
+        return None
+    family = get_family(tasks[0].family)
+    return Benchmark(path.stem, tasks, family.max_new_tokens or SamplingConfig().max_new_tokens, family)
+
+
 def results(label: str, location: str, ctx: Any, bench_name: str, sandbox: Any, limit: int | None) -> list[dict]:
     from ..context import model_key
 
     if bench_name == "heldout" and ctx is None:
-        raise UserError(f"--bench heldout needs run directories; {label} is a model")
+        raise UserError(f"--bench heldout needs run directories; {label} is a model: give --bench RUN/heldout.jsonl")
     if ctx is not None and bench_name in ("heldout", ctx.config.evaluation.transfer):  # results the run keeps
         key = model_key(location, ctx.run.store().champions()[0]["champion"])
         if bench_name == "heldout":
@@ -49,7 +72,7 @@ def results(label: str, location: str, ctx: Any, bench_name: str, sandbox: Any, 
         if kept.exists():
             return read_jsonl(kept)[:limit]
     try:
-        bench = benchmark(bench_name)
+        bench = run_task_file(bench_name) or benchmark(bench_name)
     except BenchmarkError as exc:
         raise UserError(f"--bench {bench_name}: {exc}") from None
     if limit:

@@ -149,7 +149,12 @@ def _inspection(sub: Any) -> None:
         "Each later checkpoint is compared with the first on the same tasks (one-sided exact McNemar).",
     )
     ev.add_argument("models", nargs="+", metavar="MODEL_OR_RUN", help="a model (directory or id), or a run directory")
-    ev.add_argument("--bench", default="humaneval", help="humaneval (default), heldout, or a JSONL file of tasks")
+    ev.add_argument(
+        "--bench",
+        default="humaneval",
+        help="humaneval (default), heldout (a run's own results), or a JSONL file of tasks (a run's heldout.jsonl "
+        "for any model on its held-out tasks)",
+    )
     ev.add_argument("--limit", type=positive(int), metavar="N", help="only the first N tasks")
     ev.add_argument("--sandbox", default="local", metavar="NAME", help="the sandbox backend (default local)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")

@@ -239,7 +239,7 @@ class RunContext:
         tasks = self.heldout() if tasks is None else tasks
         gen = self.generator(location)
         longest = max(
-            (self.family(t.family).max_new_tokens or self.config.sampling.max_new_tokens for t in tasks), default=1
+            (self.family(t.family).answer_length(self.config.sampling.max_new_tokens) for t in tasks), default=1
         )
         replies = gen.complete(
             [t.prompt for t in tasks],

@@ -63,7 +63,8 @@ FINAL_PER_BASE = 1.25
 """The final champion's benchmark time, as a share of the starting model's, that the budget holds back. On the
 default goal, against the start's 115 s on HumanEval, champions of three rounds took 100-109 s and one of two rounds
 133 s (its answers longer; 144 s in a trial whose answers restated the docstring); holding back 1.0 of the start
-ended those runs at 1,812 and 1,824 s of a 1,800 s budget. A champion slower than this would end the run late by the difference."""
+ended those runs at 1,812 and 1,824 s of a 1,800 s budget. A champion slower than this would end the run late by
+the difference."""
 
 
 def transfer_seconds(ctx: Any) -> tuple[float, float]:

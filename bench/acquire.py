@@ -26,7 +26,7 @@ def sequential(ctx: Any, gen: Generator, family: Any, tasks: list[Any], seed: in
     """Decode every attempt, then verify them all: acquire as it was."""
     started = time.perf_counter()
     params = SamplingParams(
-        temperature=ctx.config.sampling.temperature, max_new_tokens=family.max_new_tokens or 256, seed=seed
+        temperature=ctx.config.sampling.temperature, max_new_tokens=family.answer_length(256), seed=seed
     )
     replies = gen.complete([t.prompt for t in tasks], params)
     verdicts = ctx.verify_all([(t, family.extract(r, t)) for t, (r,) in zip(tasks, replies, strict=True)])

@@ -101,3 +101,27 @@ def test_a_run_measures_its_start_and_final_champion_on_the_transfer_benchmark(w
     assert main(["eval", str(warm_model), "--bench", str(run_dir / "heldout.jsonl"), "--json"]) == 0
     (bare,) = json.loads(capsys.readouterr().out)["checkpoints"]
     assert (bare["passed"], bare["n"]) == (start["passed"], start["n"])
+
+
+def test_only_a_file_of_one_familys_tasks_is_read_as_that_familys_benchmark(tmp_path):
+    from autodidact.agent.cli.eval_command import run_task_file
+    from autodidact.agent.config import SamplingConfig
+
+    addition = get_family("addition").heldout(n=3, seed=0)
+    functions = get_family("python-functions").heldout(n=3, seed=0)
+
+    def written(name: str, rows: list) -> str:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return str(path)
+
+    bench = run_task_file(written("heldout.jsonl", [t.to_dict() for t in addition]))
+    assert bench is not None and [t.id for t in bench.tasks] == [t.id for t in addition]
+    assert bench.max_new_tokens == get_family("addition").max_new_tokens  # the family's own length
+    bench = run_task_file(written("guard.jsonl", [t.to_dict() for t in functions]))
+    assert bench is not None and bench.max_new_tokens == SamplingConfig().max_new_tokens  # no length of its own
+    assert run_task_file(written("mixed.jsonl", [t.to_dict() for t in addition + functions])) is None
+    assert run_task_file(written("user.jsonl", BENCH)) is None  # a user's task file is read by the jsonl family
+    assert run_task_file(written("odd.jsonl", [[1, 2]])) is None
+    assert run_task_file(written("other.jsonl", [dict(functions[0].to_dict(), family="nonesuch")])) is None
+    assert run_task_file(str(tmp_path / "absent.jsonl")) is None

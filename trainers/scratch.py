@@ -94,7 +94,7 @@ def level_accuracy(location: str, family: Any, levels: range, per_level: int, se
     from ..tools.generate import Generator, SamplingParams
 
     gen = Generator(location, batch_size=500)
-    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=family.max_new_tokens or 32)
+    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=family.answer_length(32))
     accuracy = {}
     for level in levels:
         tasks = family.heldout(n=per_level, seed=seed, levels=(level,))

@@ -7,8 +7,8 @@
 
 A run directory stands for its starting model and every checkpoint that became champion (`champions.jsonl`);
 results a run already holds (its held-out evaluations, its transfer benchmark) are read, not recomputed. A task
-file a run wrote (`heldout.jsonl`, `guard.jsonl`) is verified by its task family, with the answer length the run
-gave it, so a model that is not a run's checkpoint is scored on the run's own tasks. Each later checkpoint is
+file a run wrote (`heldout.jsonl`, `guard.jsonl`) is verified by its task family at the family's default answer
+length, so a model that is not a run's checkpoint is scored on the run's own tasks. Each later checkpoint is
 compared with the first one on the same tasks (one-sided exact McNemar).
 """
 
@@ -48,15 +48,14 @@ def run_task_file(name: str) -> Benchmark | None:
     if not path.is_file():
         return None
     try:
-        rows = read_jsonl(path)
-        names = {row.get("family") for row in rows}
-        tasks = [Task.from_dict(row) for row in rows]
-    except (DamagedFile, AttributeError, TypeError):
+        tasks = [Task.from_dict(row) for row in read_jsonl(path)]
+        names = {task.family for task in tasks}
+    except (DamagedFile, TypeError):  # not jsonl, or rows that are not tasks
         return None
-    if len(names) != 1 or not tasks or next(iter(names)) not in FAMILIES:
+    if len(names) != 1 or not names <= set(FAMILIES):
         return None
-    family = get_family(tasks[0].family)
-    return Benchmark(path.stem, tasks, family.max_new_tokens or SamplingConfig().max_new_tokens, family)
+    family = get_family(names.pop())
+    return Benchmark(path.stem, tasks, family.answer_length(SamplingConfig().max_new_tokens), family)
 
 
 def results(label: str, location: str, ctx: Any, bench_name: str, sandbox: Any, limit: int | None) -> list[dict]:

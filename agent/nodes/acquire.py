@@ -199,7 +199,7 @@ def sample_in_waves(
                     cut = budget - len(batch)  # what this wave and the later ones would have spent
                     break
                 piece = chosen[start : start + slice_size]
-                longest = max(ctx.family(t.family).max_new_tokens or cfg.sampling.max_new_tokens for t in piece)
+                longest = max(ctx.family(t.family).answer_length(cfg.sampling.max_new_tokens) for t in piece)
                 params = SamplingParams(
                     n=1,
                     temperature=cfg.sampling.temperature,

@@ -28,7 +28,7 @@ def measure_levels(
             exclude_prompts=protected,
         )
     ]
-    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=family.max_new_tokens or cfg.sampling.max_new_tokens)
+    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=family.answer_length(cfg.sampling.max_new_tokens))
     replies = ctx.generator(champion).complete([t.prompt for t in tasks], greedy)
     verdicts = ctx.verify_all([(t, family.extract(r, t)) for t, (r,) in zip(tasks, replies, strict=True)])
     return tally((t.difficulty, v.passed) for t, v in zip(tasks, verdicts, strict=True))

@@ -80,6 +80,11 @@ class TaskFamily(abc.ABC):
         """The family for a run with these settings (a family that reads the user's tasks takes the file)."""
         return cls()
 
+    def answer_length(self, default: int) -> int:
+        """The most tokens to generate for one answer: the family's own `max_new_tokens`, else `default` (the
+        run's `sampling.max_new_tokens`)."""
+        return self.max_new_tokens or default
+
     def answer_form(self, extracted: str) -> str | None:
         """The form an answer took (e.g. "code" or "direct"), for families where the model may choose; None
         where there is one form."""

@@ -117,6 +117,12 @@ class SelectionConfig:
     majority_margin: int = _f(2, "Majority filter: votes the top answer must lead the runner-up by.", positive=True)
     max_rows_per_task: int = _f(2, "Most training rows kept per task (balances easy and hard tasks).")
     accumulate: bool = _f(True, "Also train on the verified data of earlier rounds.", flag=None)
+    accumulate_rolled_back: bool = _f(
+        True,
+        "Without accumulate, still train on the verified data of the rounds rolled back since the last promotion: "
+        "the same champion sampled them, so they are as fresh as this round's.",
+        flag=None,
+    )
     decontamination_threshold: float = _f(
         0.9, "Prompt 5-gram Jaccard similarity to a held-out or guard task that drops a row.", fraction=True
     )

@@ -369,7 +369,7 @@ def judge_evaluate(state: RunState, config: RunConfig) -> Decision:
         why = f"{score}: not significant (p={ev['p_value']:.3g} >= {config.gate.alpha})"
         if ev.get("min_detectable") is not None:
             why += f"; with {ev['lost']} lost, {ev['n']} tasks show a net gain of {ev['min_detectable']:+.0%} or more"
-        if config.selection.accumulate:
+        if config.selection.accumulate or config.selection.accumulate_rolled_back:
             why += "; its verified data stay for the next round"
         return _decision(state, "evaluate", "rollback", "rollback", why, **numbers)
     if forgot(guard, config):

@@ -218,6 +218,16 @@ def files_of(record: RoundRecord) -> dict[str, str]:
     return {kind: str(path) for kind, path in record.get("files", {}).items()}
 
 
+def since_promotion(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rounds closed since the last promotion (all of them rolled back): the current champion sampled them."""
+    rounds: list[dict[str, Any]] = []
+    for record in reversed(history):
+        if record.get("promoted"):
+            break
+        rounds.append(record)
+    return rounds[::-1]
+
+
 class RunState(TypedDict, total=False):
     goal: str
     """The user's goal, as given."""

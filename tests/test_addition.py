@@ -127,6 +127,7 @@ def test_the_family_sets_its_defaults_and_the_users_flags_win():
     )  # the family's
     assert config.training.params["sft"] == {"warmup_steps": 10, "max_length": 48}  # both, merged
     assert config.budget.wall_s == 600 and not config.selection.accumulate  # a 10-minute run on each round's labels
+    assert config.selection.accumulate_rolled_back and config.budget.patience == 8  # short rounds: more patience
     assert _config("--tasks", "addition", "--budget", "wall=20m").budget.wall_s == 1200
     general = _config("--tasks", "python-functions").training.learning_rate
     assert general is None  # another family: each trainer's own default

@@ -133,6 +133,46 @@ def test_select_removes_every_planted_heldout_and_guard_task(tiny_model, tmp_pat
     ctx.close()
 
 
+def _round_of_verified_tasks(ctx: RunContext, round_no: int, n: int) -> dict[str, str]:
+    """Round `round_no`'s data files: `n` fresh level-1 tasks, each answered once with its reference."""
+    family = ctx.family("python-functions")
+    tasks = [t.to_dict() for t in family.generate(split="train", difficulty=1, n=n, seed=round_no)]
+    for t in tasks:
+        t["id"] = f"r{round_no}-{t['id']}"
+    attempts = [
+        {"task_id": t["id"], "sample": 0, "difficulty": 1, "completion": f"```python\n{t['reference']}\n```",
+         "passed": True, "feedback": "", "stopped": None}
+        for t in tasks
+    ]  # fmt: skip
+    folder = ctx.run.round_dir(round_no)
+    write_jsonl(folder / "tasks.jsonl", tasks)
+    write_jsonl(folder / "attempts.jsonl", attempts)
+    write_jsonl(folder / "repairs.jsonl", [])
+    return {k: f"data/round-{round_no}/{k}.jsonl" for k in ("tasks", "attempts", "repairs")}
+
+
+@pytest.mark.parametrize(
+    ("accumulate", "rolled_back", "rounds"),
+    [(True, True, {1, 2, 3, 4}), (False, True, {3, 4}), (False, False, {4})],
+)
+def test_select_trains_on_the_rounds_it_is_told_to_keep(tiny_model, tmp_path, accumulate, rolled_back, rounds):
+    """Round 1 was rolled back, round 2 promoted, round 3 rolled back: without accumulate, round 4 still pools
+    round 3's rows (the same champion sampled them) unless told not to, and never round 1's or 2's."""
+    config = RunConfig.build(goal="g", levels=[1], heldout_tasks=10, guard_tasks=10)
+    config.selection.accumulate, config.selection.accumulate_rolled_back = accumulate, rolled_back
+    ctx = RunContext(config=config, run=RunDir.create(tmp_path / "run", config), quiet=True)
+    ctx.make_heldout()
+    history = [{"round": r, "files": _round_of_verified_tasks(ctx, r, 6), "promoted": r == 2} for r in (1, 2, 3)]
+    current = {"files": _round_of_verified_tasks(ctx, 4, 6), "counts": {}, "plan": {"family": "python-functions"}}
+    state = {"round": 4, "champion": str(tiny_model), "history": history, "current": current}
+    current = select(state, ctx)["current"]
+    selected = [json.loads(line) for line in (ctx.run.path / current["files"]["selected"]).read_text().splitlines()]
+    round_of = [int(row["task_id"].split("-")[0][1:]) for row in selected]
+    assert set(round_of) == rounds
+    assert current["counts"]["selected_from_earlier_rounds"] == sum(r != 4 for r in round_of)
+    ctx.close()
+
+
 def test_the_plan_gate_stops_on_a_spent_budget_or_lost_patience():
     plan = {"stop": False, "reason": "r", "n_tasks": 1, "levels": [1]}
     config = RunConfig.build(goal="g", budget={"tokens": 1000}, patience=2)

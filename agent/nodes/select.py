@@ -21,7 +21,7 @@ from ...tools.tasks import Task
 from ..context import RunContext
 from ..decontaminate import Decontaminator, ngrams, normalise_code
 from ..rundir import read_jsonl, write_jsonl
-from ..state import RoundFiles, RunState, files_of
+from ..state import RoundFiles, RunState, files_of, since_promotion
 from ..trainer_choice import choose_trainer, data_diagnostics
 from ..transfer import protected_tasks
 
@@ -52,9 +52,15 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
     files = files_of(current)
     # This round's verified data, and (by default) every earlier round's: a verified answer stays correct
     # whichever model wrote it, and a round that was rolled back should not waste what it sampled.
-    sources = [files] + (
-        [r["files"] for r in state.get("history", []) if r.get("files")] if cfg.selection.accumulate else []
-    )
+    # Without accumulate, the rounds rolled back since the last promotion still count: the same champion sampled them.
+    history = state.get("history", [])
+    if cfg.selection.accumulate:
+        earlier_rounds = history
+    elif cfg.selection.accumulate_rolled_back:
+        earlier_rounds = since_promotion(history)
+    else:
+        earlier_rounds = []
+    sources = [files] + [r["files"] for r in earlier_rounds if r.get("files")]
     tasks, items = _load(ctx, sources)
     # Positives are what the run's label filter labels: the verified attempts, or those that gave the majority answer.
     for item in items:

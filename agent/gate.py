@@ -29,7 +29,7 @@ from ..trainers import TRAINERS
 from .config import RunConfig
 from .labels import label_filter
 from .nodes.blend import BLEND_ALPHA, forgot, why_not_blend
-from .state import Decision, RoundRecord, RunState, TrainRecord
+from .state import Decision, RoundRecord, RunState, TrainRecord, since_promotion
 
 # Where each verdict sends the run.
 ROUTES = {
@@ -59,15 +59,6 @@ def budget_spent(state: RunState, config: RunConfig) -> str | None:
     return None
 
 
-def rounds_without_promotion(state: RunState) -> int:
-    count = 0
-    for record in reversed(state.get("history", [])):
-        if record.get("promoted"):
-            break
-        count += 1
-    return count
-
-
 def retries(state: RunState, stage: str) -> int:
     return int(state["current"].get("retries", {}).get(stage, 0))
 
@@ -92,7 +83,7 @@ def judge_plan(state: RunState, config: RunConfig) -> Decision:
     spent = budget_spent(state, config)
     if spent:
         return _decision(state, "plan", "stop", "end", spent, **recorded)
-    idle = rounds_without_promotion(state)
+    idle = len(since_promotion(state.get("history", [])))
     if idle >= config.budget.patience:
         why = f"{idle} rounds in a row without a promotion (patience {config.budget.patience})"
         return _decision(state, "plan", "stop", "end", why, **recorded)

@@ -51,8 +51,8 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
     current = state["current"].copy()
     files = files_of(current)
     # This round's verified data, and (by default) every earlier round's: a verified answer stays correct
-    # whichever model wrote it, and a round that was rolled back should not waste what it sampled.
-    # Without accumulate, the rounds rolled back since the last promotion still count: the same champion sampled them.
+    # whichever model wrote it, and a round that was rolled back should not waste what it sampled. Without
+    # accumulate, the rounds rolled back since the last promotion still count: the same champion sampled them.
     history = state.get("history", [])
     if cfg.selection.accumulate:
         earlier_rounds = history

@@ -140,6 +140,8 @@ class TrainRecord(TypedDict, total=False):
     began_s: float
     """The round's seconds (from its plan) when training began."""
     train_tokens: int
+    threads: dict[str, Any]
+    """The CPU threads training used, and for a small model the step seconds it timed at each count."""
     params: dict[str, Any]
     step_budget: dict[str, Any]
     """The most steps the round could take and why (more in a last round than `training.max_steps_per_round`), and

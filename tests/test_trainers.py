@@ -250,6 +250,71 @@ def test_a_time_limit_begins_no_step_that_would_end_past_it(monkeypatch):
     assert steps == 3 and clock[0] - 100.0 <= 10.0
 
 
+@pytest.mark.parametrize(
+    "step_s, chosen",
+    [
+        ({1: 0.20, 2: 0.11}, 2),  # an idle machine: a 1M-parameter model's steps split over two cores
+        ({1: 0.20, 2: 0.50}, 1),  # beside a busy process, two threads wait on each other
+    ],
+)
+def test_a_small_models_training_keeps_the_thread_count_its_timed_steps_found_faster(step_s, chosen):
+    """The probe runs one untimed step on one thread, three timed on one and three on every core, then the rest on
+    the faster count. Steps here last what `step_s` says for the thread count they run on."""
+    from types import SimpleNamespace
+
+    from autodidact.trainers import common
+
+    clock = [0.0]
+    probe = common.thread_probe(2, clock=lambda: clock[0])
+    state = SimpleNamespace(global_step=0)
+    ran_on = []
+    before = torch.get_num_threads()
+    try:
+        for _ in range(10):
+            probe.on_step_begin(None, state, None)
+            ran_on.append(torch.get_num_threads())
+            clock[0] += step_s[torch.get_num_threads()] + (1.0 if state.global_step == 0 else 0.0)  # a slow first
+            state.global_step += 1
+            probe.on_step_end(None, state, None)
+    finally:
+        torch.set_num_threads(before)
+    assert ran_on == [1, 1, 1, 1, 2, 2, 2] + [chosen] * 3
+    assert probe.chosen == chosen
+    assert probe.step_s == {n: [pytest.approx(t)] * common.PROBE_STEPS for n, t in step_s.items()}
+
+
+def test_equal_or_missing_timings_keep_the_fewer_threads():
+    from autodidact.trainers.common import faster_thread_count
+
+    assert faster_thread_count({1: [0.2, 0.3], 2: [0.2]}) == 1
+    assert faster_thread_count({1: [], 2: []}) == 1
+    assert faster_thread_count({1: [0.3], 2: [0.4, 0.1]}) == 2
+
+
+def test_training_a_small_model_records_its_threads_and_gives_the_cores_back(tiny_model, tasks, tmp_path, monkeypatch):
+    from autodidact.trainers import common
+
+    monkeypatch.setattr(common, "cpu_cores", lambda: 2)  # the probe runs however many cores this machine has
+    monkeypatch.setattr(common, "faster_thread_count", lambda step_s: 1)  # one thread, so that giving back shows
+    before = torch.get_num_threads()
+    try:
+        result = train_sft(
+            base=str(tiny_model),
+            rows=reference_rows(tiny_model, tasks) * 3,
+            output_dir=tmp_path / "probed",
+            params=SFTParams(epochs=1, **FAST),
+            progress=False,
+        )
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert result.steps == 9
+    assert sorted(result.threads["step_s"]) == ["1", "2"]
+    assert all(len(t) == common.PROBE_STEPS and min(t) > 0 for t in result.threads["step_s"].values())
+    assert result.threads["chosen"] == 1
+    assert after == 2, "decoding after training gets the cores back"
+
+
 def test_a_batch_in_micro_batches_is_one_step_of_the_whole_batch(tiny_model, tasks, tmp_path):
     assert batch_args(8, 2) == {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 4}
     assert batch_args(6, 4) == {"per_device_train_batch_size": 3, "gradient_accumulation_steps": 2}

@@ -27,7 +27,10 @@ from ..tools.models import is_adapter
 # Full fine-tuning with AdamW needs ~16 bytes per parameter before activations; above this size LoRA is the
 # default (at 135M parameters full fine-tuning fits a CPU and learned more in-distribution than LoRA).
 SMALL_MODEL_PARAMS = 20_000_000
-"""Below this a model is one `autodidact seed` trained from scratch: trained whole, on one CPU thread."""
+"""Below this a model is one `autodidact seed` trained from scratch: trained whole, its CPU threads chosen by
+timing (`ThreadProbe`)."""
+PROBE_STEPS = 3
+"""Steps timed at each thread count a small model's training tries (after one untimed warm-up step)."""
 LORA_LR_SCALE = 4.0
 """With LoRA and no rate of its own, the learning rate is this many times the full fine-tuning rate: an adapter's
 best rate is several times a full fine-tune's (Biderman et al. 2024, "LoRA Learns Less and Forgets Less"; the
@@ -104,6 +107,8 @@ class TrainResult:
     train_tokens: int
     metrics: dict[str, Any] = field(default_factory=dict)
     """Method-specific series (GRPO: mean reward and completion length per step; DPO: reward margins)."""
+    threads: dict[str, Any] = field(default_factory=dict)
+    """The CPU threads training used ("chosen"), and for a small model the step seconds timed at each count."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,15 +147,25 @@ def is_first_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def cpu_cores() -> int:
+    """The cores this process may use, shared out among the processes training together on this machine."""
+    return max(1, len(os.sched_getaffinity(0)) // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
 def use_cpu_threads(n_params: int | None = None) -> None:
-    """One thread for small models (their matrices are too small to split, and with another busy process on
-    the machine two threads were measured ~17x slower than one); every core for the rest, shared out among the
-    processes training together on this machine."""
+    """Every core for a model, except that a small one starts on one thread: its matrices are small enough that
+    splitting them pays only on an idle machine (1M parameters, 64 rows a step: 1.8x faster on two threads), and
+    beside a busy process two threads were 2.5-17x slower than one. `ThreadProbe` times both and keeps the faster."""
     import torch
 
     small = n_params is not None and n_params < SMALL_MODEL_PARAMS
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    torch.set_num_threads(1 if small else max(1, len(os.sched_getaffinity(0)) // local))
+    torch.set_num_threads(1 if small else cpu_cores())
+
+
+def faster_thread_count(step_s: dict[int, list[float]]) -> int:
+    """The thread count whose fastest timed step was the fastest (fewer threads on a tie or with no timing)."""
+    timed = {n: min(times) for n, times in step_s.items() if times}
+    return min(timed, key=lambda n: (timed[n], n)) if timed else 1
 
 
 def load_for_training(base: str, params: TrainParams) -> tuple[Any, Any, str, Any]:
@@ -250,6 +265,37 @@ def _any_process(flag: bool) -> bool:
     return bool(value.item())
 
 
+def thread_probe(cores: int, clock: Any = time.monotonic) -> Any:
+    """A callback for a small model's training: one untimed step, `PROBE_STEPS` timed on one thread, as many on
+    `cores` threads, then the rest on the count whose fastest step was faster. Its `step_s` keeps the timings and
+    `chosen` the count (None until chosen)."""
+    import torch
+    from transformers import TrainerCallback
+
+    plan = [1] * (1 + PROBE_STEPS) + [cores] * PROBE_STEPS  # the thread count of each of the first steps
+
+    class ThreadProbe(TrainerCallback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.step_s: dict[int, list[float]] = {1: [], cores: []}
+            self.chosen: int | None = None
+            self._began = 0.0
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if state.global_step < len(plan):
+                torch.set_num_threads(plan[state.global_step])
+            self._began = clock()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            step = state.global_step - 1  # the step that just ended
+            if 1 <= step < len(plan):
+                self.step_s[plan[step]].append(round(clock() - self._began, 4))
+            if step == len(plan) - 1:
+                self.chosen = faster_thread_count(self.step_s)
+                torch.set_num_threads(self.chosen)
+
+    return ThreadProbe()
+
+
 def _callbacks(
     log_file: Path | None, log_dir: Path | None, progress: bool, max_seconds: float = 0.0
 ) -> tuple[list[Any], list[dict[str, Any]]]:
@@ -316,6 +362,7 @@ def run_trainer(
     train_tokens: int = 0,
 ) -> TrainResult:
     """Train, check the loss, save to `output` atomically, and report. Removes `work` whatever happens."""
+    import torch
     from transformers.trainer_callback import PrinterCallback
 
     logs = Path(log_dir) if log_dir is not None else None
@@ -323,6 +370,11 @@ def run_trainer(
         logs.mkdir(parents=True, exist_ok=True)
         (logs / "log_history.jsonl").unlink(missing_ok=True)
     callbacks, history = _callbacks(logs / "log_history.jsonl" if logs else None, logs, progress, params.max_seconds)
+    threads = torch.get_num_threads()  # what load_for_training chose
+    probe = None
+    if cpu_cores() > 1 and trainer.model.num_parameters() < SMALL_MODEL_PARAMS:
+        probe = thread_probe(cpu_cores())
+        callbacks.append(probe)
     trainer.remove_callback(PrinterCallback)
     for callback in callbacks:
         trainer.add_callback(callback)
@@ -344,6 +396,7 @@ def run_trainer(
             tokenizer.save_pretrained(str(final))
             os.replace(final, output)
     finally:
+        torch.set_num_threads(cpu_cores())  # the process decodes next: a small model's one thread was for training
         for callback in callbacks:
             if getattr(callback, "tb_writer", None) is not None:
                 callback.tb_writer.close()
@@ -362,4 +415,9 @@ def run_trainer(
         duration_s=time.monotonic() - start,
         train_tokens=train_tokens,
         metrics={k: v for k, v in series.items() if v},
+        threads=(
+            {"chosen": probe.chosen, "step_s": {str(n): t for n, t in probe.step_s.items()}}
+            if probe is not None
+            else {"chosen": threads}
+        ),
     )

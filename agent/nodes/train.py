@@ -189,6 +189,7 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "metrics": result.metrics,
         "duration_s": round(result.duration_s, 1),
         "train_tokens": result.train_tokens,
+        "threads": result.threads,
         "params": params.to_dict(),
         "step_budget": {"max_steps": max_steps, "why": steps_why, "seconds": seconds},
         "began_s": began,

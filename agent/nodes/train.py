@@ -61,7 +61,9 @@ def method_params(
 
 
 MIN_TRAIN_S = 60.0
-"""Training always gets at least this long (a round that trained for less would teach nothing)."""
+"""Training always gets at least this long, or as long as this run's shortest training so far if that was shorter
+(a round that trained for less would teach nothing; the addition family's rounds teach in 10-25 s, and a last
+round held to 60 s ended the proving ground 21 s past its 600)."""
 AFTER_TRAIN_S = 150.0
 """What the rest of a round (probe, evaluation, guard) takes before this run has measured it."""
 
@@ -73,8 +75,11 @@ def training_seconds(state: RunState, ctx: RunContext) -> float:
     left = wall_left(ctx, state)
     if left is None:
         return 0.0
-    rest = longest(state.get("history", []), after_training_s)
-    return round(max(MIN_TRAIN_S, left - (AFTER_TRAIN_S if rest is None else rest)), 1)
+    history = state.get("history", [])
+    rest = longest(history, after_training_s)
+    trained = [r["train"]["duration_s"] for r in history if (r.get("train") or {}).get("duration_s")]
+    least = min([MIN_TRAIN_S, *trained])
+    return round(max(least, left - (AFTER_TRAIN_S if rest is None else rest)), 1)
 
 
 STEP_MARGIN = 1.0

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import random
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -24,8 +23,15 @@ from typing import Any
 
 from autodidact.agent.cli import quiet_libraries
 from autodidact.tools.tasks import get_family
-from autodidact.trainers import SFTParams, common, train_sft
-from autodidact.trainers.scratch import SeedParams, build_model, char_tokenizer, check_seedable
+from autodidact.trainers import common, train_sft
+from autodidact.trainers.scratch import (
+    SeedParams,
+    build_model,
+    char_tokenizer,
+    check_seedable,
+    seed_rows,
+    seed_sft_params,
+)
 
 
 def _spin() -> None:
@@ -62,7 +68,9 @@ def fixed_threads(n: int) -> Any:
     return Fixed()
 
 
-def seconds_per_step(rows: list[dict[str, str]], initial: Path, steps: int, mode: str, cores: int) -> tuple[float, Any]:
+def seconds_per_step(
+    rows: list[dict[str, str]], initial: Path, params: SeedParams, mode: str, cores: int
+) -> tuple[float, Any]:
     probe = common.thread_probe
     if mode != "probe":
         common.thread_probe = lambda _cores, clock=None: fixed_threads(1 if mode == "one" else cores)
@@ -72,17 +80,7 @@ def seconds_per_step(rows: list[dict[str, str]], initial: Path, steps: int, mode
                 base=str(initial),
                 rows=rows,
                 output_dir=Path(out) / "model",
-                params=SFTParams(
-                    epochs=1.0,
-                    max_steps=steps,
-                    learning_rate=2e-3,
-                    batch_size=64,
-                    micro_batch_size=64,
-                    warmup_steps=10,
-                    bf16=False,
-                    max_length=64,
-                    adapter="full",
-                ),
+                params=seed_sft_params(params),
                 progress=False,
             )
     finally:
@@ -100,23 +98,18 @@ def main(argv: list[str] | None = None) -> None:
     if cores < 2:
         sys.exit("bench/threads.py: this machine gives the process one core; there is no thread count to choose")
     family = get_family("addition")
-    params = SeedParams(max_level=args.max_level)
+    params = SeedParams(max_level=args.max_level, steps=args.steps, warmup_steps=10)
     with tempfile.TemporaryDirectory() as work:
         initial = Path(work) / "initial"
         n_params = build_model(char_tokenizer(check_seedable(family, args.max_level), initial), params, initial)
-        rows = [
-            {"prompt": t.prompt, "completion": t.reference}
-            for level in range(1, args.max_level + 1)
-            for t in family.generate(split="train", difficulty=level, n=64 * args.steps // args.max_level + 1, seed=0)
-        ]
-        random.Random(0).shuffle(rows)
+        rows = seed_rows(family, params)
         print(f"{n_params / 1e6:.2f}M parameters, 64 rows a step, {args.steps} steps, {cores} cores")
         print(f"{'machine':<8} {'threads':<14} {'s/step':>7} {'vs one':>7}  kept")
         for machine in ("idle", "busy"):
             with busy(cores) if machine == "busy" else nullcontext():
                 base = None
                 for mode in ("one", "every core", "probe"):
-                    s, chosen = seconds_per_step(rows, initial, args.steps, mode.split()[0], cores)
+                    s, chosen = seconds_per_step(rows, initial, params, mode, cores)
                     base = base or s
                     print(f"{machine:<8} {mode:<14} {s:7.3f} {base / s:6.2f}x  {chosen}", flush=True)
 

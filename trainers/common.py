@@ -28,7 +28,7 @@ from ..tools.models import is_adapter
 # default (at 135M parameters full fine-tuning fits a CPU and learned more in-distribution than LoRA).
 SMALL_MODEL_PARAMS = 20_000_000
 """Below this a model is one `autodidact seed` trained from scratch: trained whole, its CPU threads chosen by
-timing (`ThreadProbe`)."""
+timing (`thread_probe`)."""
 PROBE_STEPS = 3
 """Steps timed at each thread count a small model's training tries (after one untimed warm-up step)."""
 LORA_LR_SCALE = 4.0
@@ -125,7 +125,7 @@ def choose_adapter(n_params: int, requested: str) -> tuple[str, str]:
     scratch (`autodidact seed`) has nothing to keep and is trained whole."""
     if requested in ("full", "lora"):
         return requested, f"{requested} fine-tuning as requested"
-    if n_params >= SMALL_MODEL_PARAMS:
+    if not small_model(n_params):
         return "lora", f"LoRA: {n_params / 1e6:.0f}M parameters (a pretrained model forgets less this way)"
     return "full", f"full fine-tuning: {n_params / 1e6:.1f}M parameters (a small model, trained whole)"
 
@@ -152,14 +152,18 @@ def cpu_cores() -> int:
     return max(1, len(os.sched_getaffinity(0)) // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
+def small_model(n_params: int) -> bool:
+    """Whether a model of `n_params` parameters is one trained from scratch (`SMALL_MODEL_PARAMS`)."""
+    return n_params < SMALL_MODEL_PARAMS
+
+
 def use_cpu_threads(n_params: int | None = None) -> None:
     """Every core for a model, except that a small one starts on one thread: its matrices are small enough that
     splitting them pays only on an idle machine (1M parameters, 64 rows a step: 1.8x faster on two threads), and
-    beside a busy process two threads were 2.5-17x slower than one. `ThreadProbe` times both and keeps the faster."""
+    beside a busy process two threads were 2.5-17x slower than one. `thread_probe` times both and keeps the faster."""
     import torch
 
-    small = n_params is not None and n_params < SMALL_MODEL_PARAMS
-    torch.set_num_threads(1 if small else cpu_cores())
+    torch.set_num_threads(1 if n_params is not None and small_model(n_params) else cpu_cores())
 
 
 def faster_thread_count(step_s: dict[int, list[float]]) -> int:
@@ -372,8 +376,9 @@ def run_trainer(
     callbacks, history = _callbacks(logs / "log_history.jsonl" if logs else None, logs, progress, params.max_seconds)
     threads = torch.get_num_threads()  # what load_for_training chose
     probe = None
-    if cpu_cores() > 1 and trainer.model.num_parameters() < SMALL_MODEL_PARAMS:
-        probe = thread_probe(cpu_cores())
+    cores = cpu_cores()
+    if cores > 1 and small_model(trainer.model.num_parameters()):
+        probe = thread_probe(cores)
         callbacks.append(probe)
     trainer.remove_callback(PrinterCallback)
     for callback in callbacks:
@@ -396,7 +401,7 @@ def run_trainer(
             tokenizer.save_pretrained(str(final))
             os.replace(final, output)
     finally:
-        torch.set_num_threads(cpu_cores())  # the process decodes next: a small model's one thread was for training
+        torch.set_num_threads(cores)  # the process decodes next: a small model's one thread was for training
         for callback in callbacks:
             if getattr(callback, "tb_writer", None) is not None:
                 callback.tb_writer.close()

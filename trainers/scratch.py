@@ -115,17 +115,8 @@ def check_seedable(family: Any, max_level: int) -> str:
     return str(alphabet)
 
 
-def seed_model(family: Any, target: Path, params: SeedParams, progress: bool = True) -> dict[str, Any]:
-    """Train a small Llama from scratch on levels 1..max_level of `family`, check its accuracy on held-out tasks
-    of levels 1..max_level+2, and save it to `target` with the report in `target/seed.json`.
-
-    Raises TrainingError (and leaves `target` absent) when a trained level stays below `min_accuracy`."""
-    alphabet = check_seedable(family, params.max_level)
-    work = target.parent / f".{target.name}.seeding"
-    shutil.rmtree(work, ignore_errors=True)
-    initial, trained = work / "initial", work / "trained"
-    tokenizer = char_tokenizer(alphabet, initial)
-    n_params = build_model(tokenizer, params, initial)
+def seed_rows(family: Any, params: SeedParams) -> list[dict[str, str]]:
+    """The shuffled training rows of a seed: levels 1..max_level in equal parts, enough for `params.steps`."""
     per_level = params.steps * params.batch_size // params.max_level + 1
     rows = [
         {"prompt": task.prompt, "completion": task.reference}
@@ -133,7 +124,12 @@ def seed_model(family: Any, target: Path, params: SeedParams, progress: bool = T
         for task in family.generate(split="train", difficulty=level, n=per_level, seed=params.seed)
     ]
     random.Random(params.seed).shuffle(rows)
-    sft = SFTParams(
+    return rows
+
+
+def seed_sft_params(params: SeedParams) -> SFTParams:
+    """How a seed is trained: whole, one epoch of `params.steps` steps, in fp32."""
+    return SFTParams(
         epochs=1.0,
         max_steps=params.steps,
         learning_rate=params.learning_rate,
@@ -145,8 +141,24 @@ def seed_model(family: Any, target: Path, params: SeedParams, progress: bool = T
         max_length=64,
         adapter="full",
     )
+
+
+def seed_model(family: Any, target: Path, params: SeedParams, progress: bool = True) -> dict[str, Any]:
+    """Train a small Llama from scratch on levels 1..max_level of `family`, check its accuracy on held-out tasks
+    of levels 1..max_level+2, and save it to `target` with the report in `target/seed.json`.
+
+    Raises TrainingError (and leaves `target` absent) when a trained level stays below `min_accuracy`."""
+    alphabet = check_seedable(family, params.max_level)
+    work = target.parent / f".{target.name}.seeding"
+    shutil.rmtree(work, ignore_errors=True)
+    initial, trained = work / "initial", work / "trained"
+    tokenizer = char_tokenizer(alphabet, initial)
+    n_params = build_model(tokenizer, params, initial)
+    rows = seed_rows(family, params)
     start = time.monotonic()
-    result = train_sft(base=str(initial), rows=rows, output_dir=trained, params=sft, progress=progress)
+    result = train_sft(
+        base=str(initial), rows=rows, output_dir=trained, params=seed_sft_params(params), progress=progress
+    )
     train_s = time.monotonic() - start
     levels = range(1, min(params.max_level + 2, max(family.levels)) + 1)
     accuracy = level_accuracy(str(trained), family, levels, params.eval_per_level, params.seed)

@@ -408,3 +408,51 @@ def test_a_blend_is_the_weighted_mean_of_two_checkpoints_each_tied_weight_moved_
     assert not list(tmp_path.glob(".blend-*"))  # written beside and renamed into place
     with pytest.raises(ValueError, match="within"):
         blend(str(tmp_path / "parent"), str(tmp_path / "candidate"), tmp_path / "other", 1.5)
+
+
+def test_on_a_cpu_the_fused_lm_head_scores_only_labelled_positions_with_the_same_loss_and_gradients(
+    tiny_model, tasks, tmp_path, monkeypatch
+):
+    from transformers import AutoModelForCausalLM
+    from trl.trainer import utils
+
+    from autodidact.trainers.lm_head import labelled_positions_only
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model), dtype=torch.float32)
+    utils.add_fused_lm_head(model, outputs=("log_probs",))
+    ids = torch.randint(0, model.config.vocab_size, (2, 12), generator=torch.Generator().manual_seed(0))
+    labels = ids.clone()
+    labels[:, :8] = -100  # the prompt
+    labels[1, 10:] = -100  # padding
+    scored: list[tuple[int, bool]] = []
+    kernel = utils._ChunkedLogProbFunction
+
+    class Spy:
+        @staticmethod
+        def apply(hidden, *rest):
+            scored.append((hidden.shape[0], utils._use_triton(torch.device("cpu"))))
+            return kernel.apply(hidden, *rest)
+
+    monkeypatch.setattr(utils, "_ChunkedLogProbFunction", Spy)
+
+    def loss_and_grads() -> tuple[float, list[torch.Tensor]]:
+        model.zero_grad()
+        loss = model(input_ids=ids, labels=labels, fused_lm_head=True).loss
+        loss.backward()
+        return loss.item(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    every = loss_and_grads()
+    with labelled_positions_only() as applied:
+        labelled = loss_and_grads()
+    assert applied and scored == [(2 * 11, False), (int((labels[:, 1:] != -100).sum()), True)]
+    assert labelled[0] == pytest.approx(every[0], rel=1e-5) and len(labelled[1]) == len(every[1]) > 0
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(every[1], labelled[1], strict=True))
+    assert not utils._use_triton(torch.device("cpu"))  # TRL's own choice again after the block
+
+    # Every trainer trains inside the block.
+    scored.clear()
+    params = SFTParams(epochs=1, **{**FAST, "batch_size": 4, "warmup_steps": 0})
+    train_sft(
+        base=str(tiny_model), rows=reference_rows(tiny_model, tasks)[:4], output_dir=tmp_path / "m", params=params
+    )
+    assert scored and all(inside for _, inside in scored)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..tools.models import is_adapter
+from .lm_head import labelled_positions_only
 
 # Full fine-tuning with AdamW needs ~16 bytes per parameter before activations; above this size LoRA is the
 # default (at 135M parameters full fine-tuning fits a CPU and learned more in-distribution than LoRA).
@@ -385,7 +386,8 @@ def run_trainer(
         trainer.add_callback(callback)
     start = time.monotonic()
     try:
-        trainer.train()
+        with labelled_positions_only():
+            trainer.train()
         losses = [float(h["loss"]) for h in history if "loss" in h]
         if not losses or not all(math.isfinite(x) for x in losses):
             raise TrainingError(f"the training loss became non-finite ({losses[-1] if losses else 'no loss'})")

@@ -101,9 +101,9 @@ def main(argv: list[str] | None = None) -> None:
     params = SeedParams(max_level=args.max_level, steps=args.steps, warmup_steps=10)
     with tempfile.TemporaryDirectory() as work:
         initial = Path(work) / "initial"
-        n_params = build_model(char_tokenizer(check_seedable(family, args.max_level), initial), params, initial)
+        n_params = build_model(char_tokenizer(check_seedable(family, params.max_level), initial), params, initial)
         rows = seed_rows(family, params)
-        print(f"{n_params / 1e6:.2f}M parameters, 64 rows a step, {args.steps} steps, {cores} cores")
+        print(f"{n_params / 1e6:.2f}M parameters, {params.batch_size} rows a step, {args.steps} steps, {cores} cores")
         print(f"{'machine':<8} {'threads':<14} {'s/step':>7} {'vs one':>7}  kept")
         for machine in ("idle", "busy"):
             with busy(cores) if machine == "busy" else nullcontext():

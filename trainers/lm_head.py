@@ -21,11 +21,8 @@ def labelled_positions_only() -> Iterator[bool]:
     """Within the block, TRL's fused LM head scores only labelled positions on a CPU too. Yields whether it does:
     False with a TRL that no longer makes that choice in `trl.trainer.utils._use_triton`, whose own behaviour then
     stands."""
-    try:
-        from trl.trainer import utils
-    except ImportError:
-        yield False
-        return
+    from trl.trainer import utils
+
     chooser = getattr(utils, "_use_triton", None)
     if chooser is None:
         yield False

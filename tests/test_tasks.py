@@ -8,12 +8,7 @@ import pytest
 from autodidact.sandbox import LocalSandbox
 from autodidact.tools.tasks import get_family
 from autodidact.tools.tasks.function_templates import TEMPLATES
-from autodidact.tools.tasks.python_functions import (
-    PRACTICE_TEST_DRAWS,
-    heldout_only_templates,
-    make_task,
-    training_templates,
-)
+from autodidact.tools.tasks.python_functions import heldout_only_templates, make_task, training_templates
 
 
 def test_at_least_40_templates_over_five_levels():
@@ -33,27 +28,6 @@ def test_every_reference_passes_and_a_trivial_answer_fails():
         assert family.verify(task, task.reference, sandbox).passed, template.name
         trivial = f"def {task.entry_point}(*args):\n    return None"
         assert not family.verify(task, trivial, sandbox).passed, template.name
-
-
-def test_practice_tasks_have_more_hidden_tests_and_they_catch_an_answer_that_passes_eight_by_luck():
-    """`min(x for x in xs if x != 0)` is wrong whenever 0 is a list's smallest number, which a held-out task's seven random
-    lists rarely have: the held-out task passes it, the practice task with the same id rejects it."""
-    family, sandbox = get_family("python-functions"), LocalSandbox()
-    template = next(t for t in TEMPLATES if t.name == "min_of_list")
-    lucky = "def min_of_list(xs):\n    return min(x for x in xs if x != 0)"
-    passed_eight, caught = 0, 0
-    for i in range(20):
-        practice = make_task(template, random.Random(i), "train")
-        heldout = make_task(template, random.Random(i), "heldout")
-        assert practice.id == heldout.id and practice.plain_prompt == heldout.prompt
-        shown = len(heldout.hidden["inputs"])
-        assert practice.hidden["inputs"][:shown] == heldout.hidden["inputs"]
-        assert len(practice.hidden["inputs"]) == len(practice.hidden["expected"]) == shown * PRACTICE_TEST_DRAWS
-        assert family.verify(practice, practice.reference, sandbox).passed
-        if family.verify(heldout, lucky, sandbox).passed:
-            passed_eight += 1
-            caught += not family.verify(practice, lucky, sandbox).passed
-    assert passed_eight >= 10 and caught >= passed_eight // 2
 
 
 def test_generation_is_deterministic_by_seed():

@@ -8,12 +8,6 @@ Practice tasks are asked in two wordings: in plain words ("Write a Python functi
 stub to complete (the signature and a docstring with the example). A run that practised one wording only learned
 to answer in that form: its answers to other prompts grew shorter and sometimes lost their body. The held-out set
 keeps the plain wording, and a task's identity (for disjointness and decontamination) is its plain wording.
-
-A practice task is verified on more hidden tests than a held-out one: its template's inputs drawn
-`PRACTICE_TEST_DRAWS` times instead of once. Eight tests let through answers that add a condition the spec lacks
-and pass by luck (`min(x for x in xs if x != 0)` for "the smallest number"); trained on, such answers taught the
-model to add conditions to tasks it used to solve. Held-out and guard tasks keep their eight tests, so their
-figures stay comparable across releases.
 """
 
 from __future__ import annotations
@@ -34,7 +28,6 @@ from .function_templates import TEMPLATES, Template
 HELDOUT_ONLY_SHARE = 4  # one template in four is held out entirely
 STUB_PERCENT = 50  # share of practice tasks asked as a function stub to complete instead of in plain words
 UNSEEN_SHARE_OF_EVAL = 0.27  # share of the evaluation set drawn from never-trained templates
-PRACTICE_TEST_DRAWS = 8  # a practice task's hidden tests: this many draws of its template's inputs (held-out: one)
 
 
 def _stable_bucket(name: str, buckets: int) -> int:
@@ -83,10 +76,6 @@ def make_task(template: Template, rng: random.Random, split: Split) -> Task:
     if stub:
         spec = fields["spec"]
         prompt = render("stub", **{**fields, "spec": spec[:1].upper() + spec[1:]})
-    if split == "train":  # more tests from a stream of the task's own, so its id and prompt stay as they were
-        more = random.Random(f"practice-tests:{digest}")
-        extra = [args for _ in range(PRACTICE_TEST_DRAWS - 1) for args in template.inputs(more, params)]
-        inputs, expected = inputs + extra, expected + _run_reference(template, reference, extra)
     return Task(
         id=f"pf-{template.name}-{digest}",
         family=PythonFunctions.name,

@@ -30,12 +30,17 @@ def data_diagnostics(outcomes: dict[str, list[bool]], rows: int, pairs: int, pro
 
 
 def choose_trainer(
-    requested: str, d: dict[str, Any], config: RunConfig, allowed: tuple[str, ...] = ("sft", "dpo", "grpo")
+    requested: str,
+    d: dict[str, Any],
+    config: RunConfig,
+    allowed: tuple[str, ...] = ("sft", "dpo", "grpo"),
+    dpo_steps: float | None = None,
 ) -> tuple[str, str]:
-    """The trainer for this round's data among those the task family allows, and why (see `_by_data`)."""
+    """The trainer for this round's data among those the task family allows, and why (see `_by_data`).
+    `dpo_steps`: the DPO steps the round's training time affords (None: not known, no wall budget)."""
     if requested != "auto":
         return requested, f"--trainer {requested} (data: {d['positives']} verified rows, {d['pairs']} pairs)"
-    method, reason = _by_data(d, config)
+    method, reason = _by_data(d, config, dpo_steps)
     if method not in allowed:
         return allowed[0], f"{reason}; but the task family trains with {', '.join(allowed)}: {allowed[0]}"
     return method, reason
@@ -72,7 +77,7 @@ def expected_method(
     return method if method in allowed else None
 
 
-def _by_data(d: dict[str, Any], config: RunConfig) -> tuple[str, str]:
+def _by_data(d: dict[str, Any], config: RunConfig, dpo_steps: float | None = None) -> tuple[str, str]:
     """The training method for this round's data, and why.
 
     - SFT (rejection sampling) while the champion fails most attempts: its verified answers are what it lacks.
@@ -80,10 +85,21 @@ def _by_data(d: dict[str, Any], config: RunConfig) -> tuple[str, str]:
       already gives teaches little; contrasting them with its remaining mistakes teaches more.
     - GRPO when there are too few verified answers for offline training but enough tasks it sometimes solves:
       the sandbox rewards fresh samples online, where a group with mixed outcomes has something to teach.
+    - SFT again when the training time left affords DPO less than one pass over its pairs (`dpo_steps`): a DPO
+      step costs about three SFT steps (`planning/budget.STEP_COST`). On the default goal's seed 6, a last round
+      whose attempts passed 52% trained 12 DPO steps over 177 pairs in 137 s (loss 0.693 -> 0.668) and its
+      candidate gained 2 held-out tasks (p = 0.25); the rounds before it gained 17 and 19 with SFT.
     """
     rate = f"the champion passes {d['mean_pass_rate']:.0%} of attempts"
-    if d["positives"] >= config.gate.min_rows and d["mean_pass_rate"] < IMITATE_BELOW:
+    enough_rows = d["positives"] >= config.gate.min_rows
+    if enough_rows and d["mean_pass_rate"] < IMITATE_BELOW:
         return "sft", f"{rate}: imitate its {d['positives']} verified answers (rejection-sampling SFT)"
+    one_pass = d["pairs"] / max(1, config.training.params.get("dpo", {}).get("batch_size", config.training.batch_size))
+    if enough_rows and d["pairs"] >= config.gate.min_pairs and dpo_steps is not None and dpo_steps < one_pass:
+        return "sft", (
+            f"{rate}, but the training time left affords {dpo_steps:.0f} DPO steps, less than one pass over its "
+            f"{d['pairs']} pairs ({one_pass:.0f} steps): imitate its {d['positives']} verified answers (SFT)"
+        )
     if d["pairs"] >= config.gate.min_pairs:
         return "dpo", f"{rate}: contrast its mistakes with its verified answers ({d['pairs']} pairs, DPO)"
     if d["positives"] < config.gate.min_rows and d["grpo_prompts"] >= config.gate.min_grpo_tasks:

@@ -357,6 +357,41 @@ def test_a_round_sized_as_the_last_stops_its_later_waves_when_its_acquire_time_i
     assert acquire_seconds({"rates": "none yet"}, 640) is None
 
 
+def test_a_last_round_starts_no_slice_that_would_end_past_its_acquire_time(tmp_path, monkeypatch):
+    """The default goal's seed 6 (measured): a last round sized for 366 s of acquire started its last slices just
+    before that time and acquired for 440 s, which its training lost. A slice is now started only when the last
+    slice's seconds per attempt say it ends in time. The clock here is a counter: one second per answer."""
+    from types import SimpleNamespace
+
+    from autodidact.agent.context import RunContext
+    from autodidact.agent.nodes import acquire as acquire_module
+    from autodidact.agent.rundir import RunDir
+
+    clock = [0.0]
+    monkeypatch.setattr(acquire_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+
+    class Timed(Answers):
+        batch_size = 1  # slices of four answers
+
+        def complete(self, prompts, params, progress=None):
+            clock[0] += len(prompts)
+            return super().complete(prompts, params, progress)
+
+    config = RunConfig.build(tasks=["arithmetic"], samples_per_task=4, transfer="none")
+    ctx = RunContext(config=config, run=RunDir(tmp_path), quiet=True)
+    tasks = ctx.family("arithmetic").generate(split="train", difficulty=1, n=12, seed=0)
+    gen = Timed({t.prompt: t.hidden["answer"] for t in tasks})
+    # The first wave (24 answers) ends at 24 s; a slice of four ends at 28 s, in time; the next would end at 32 s.
+    flat, _, _, waves, cut = acquire_module.sample_in_waves(
+        ctx, gen, tasks, 4, seed=0, waves=True, label="t", seconds=30
+    )
+    assert clock[0] == 28 and len(flat) == 28 and waves == 2 and cut > 0
+    clock[0] = 0.0
+    gen = Timed({t.prompt: t.hidden["answer"] for t in tasks})
+    flat, *_ = acquire_module.sample_in_waves(ctx, gen, tasks, 4, seed=0, waves=True, label="t", seconds=32)
+    assert clock[0] == 32 and len(flat) == 32  # a slice that ends exactly at the limit is started
+
+
 def test_a_last_round_that_acquires_faster_than_predicted_adds_tasks_for_the_time_saved(tmp_path):
     """The default goal's seed 1 (measured): a last round sized from round 1's 2.16 attempts/s acquired its 1,340
     attempts at 3.78/s, 266 s early, and trained two passes over its 324 rows with 100 s of the budget left

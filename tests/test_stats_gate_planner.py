@@ -245,6 +245,19 @@ def test_the_trainer_is_chosen_from_the_data_and_says_why():
     assert choose_trainer("grpo", weak, CFG)[0] == "grpo"  # --trainer overrides the choice
 
 
+def test_dpo_gives_way_to_sft_when_the_time_left_affords_less_than_one_pass_over_its_pairs():
+    """The default goal's seed 6 (measured): a last round whose attempts passed 52% got 137 s of training, 12 DPO
+    steps over 177 pairs (loss 0.693 -> 0.668), and its candidate gained 2 held-out tasks (p = 0.25)."""
+    strong = diagnostics([0.5] * 20 + [0.75] * 20, rows=300, pairs=177, prompts=20)
+    method, reason = choose_trainer("auto", strong, CFG, dpo_steps=12.0)
+    assert method == "sft" and "12 DPO steps" in reason and "177 pairs (22 steps)" in reason
+    assert choose_trainer("auto", strong, CFG, dpo_steps=23.0)[0] == "dpo"  # a pass fits: contrast as before
+    assert choose_trainer("auto", strong, CFG, dpo_steps=None)[0] == "dpo"  # no budget, nothing timed yet
+    assert choose_trainer("dpo", strong, CFG, dpo_steps=1.0)[0] == "dpo"  # --trainer dpo is obeyed
+    few_rows = diagnostics([0.75] * 40, rows=4, pairs=177, prompts=20)  # too few rows to imitate: DPO still
+    assert choose_trainer("auto", few_rows, CFG, dpo_steps=12.0)[0] == "dpo"
+
+
 def probe(champion_chars, candidate_chars, champion_distinct=1.0, candidate_distinct=1.0):
     return {
         "champion": {"mean_chars": champion_chars, "distinct": champion_distinct},

@@ -24,6 +24,7 @@ from ..rundir import read_jsonl, write_jsonl
 from ..state import RoundFiles, RunState, files_of, since_promotion
 from ..trainer_choice import choose_trainer, data_diagnostics
 from ..transfer import protected_tasks
+from .train import affordable_steps
 
 
 def near_duplicate(code: str, others: list[str], threshold: float = 0.9) -> bool:
@@ -156,7 +157,9 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
         files[name] = ctx.run.relative(ctx.run.round_file(round_no, name))
     diagnostics = data_diagnostics(outcomes, len(rows), len(pairs), len(prompts))
     requested = current["plan"].get("trainer", cfg.training.trainer)
-    method, reason = choose_trainer(requested, diagnostics, cfg, ctx.family(current["plan"]["family"]).trainers)
+    allowed = ctx.family(current["plan"]["family"]).trainers
+    dpo_steps = affordable_steps(state, ctx, "dpo") if "dpo" in allowed else None
+    method, reason = choose_trainer(requested, diagnostics, cfg, allowed, dpo_steps)
     current["files"] = cast(RoundFiles, files)
     current["trainer"] = {"method": method, "reason": reason, "diagnostics": diagnostics}
     current["counts"] = {

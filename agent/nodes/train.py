@@ -118,6 +118,17 @@ def step_budget(state: RunState, ctx: RunContext, seconds: float, method: str) -
     )
 
 
+def affordable_steps(state: RunState, ctx: RunContext, method: str) -> float | None:
+    """The optimizer steps of `method` that the seconds this round's training may take (`training_seconds`) hold
+    at this run's seconds per step, whatever the step cap (which only a last round lifts, `step_budget`). None
+    without a wall budget or before any step was timed."""
+    seconds = training_seconds(state, ctx)
+    per_step = step_seconds(state.get("history", []), method)
+    if not seconds or not per_step:
+        return None
+    return seconds / per_step
+
+
 def _text_stats(texts: list[str]) -> dict[str, float]:
     return {
         "mean_chars": round(sum(len(t) for t in texts) / max(1, len(texts)), 1),

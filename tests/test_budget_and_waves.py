@@ -359,8 +359,9 @@ def test_a_round_sized_as_the_last_stops_its_later_waves_when_its_acquire_time_i
 
 def test_a_last_round_starts_no_slice_that_would_end_past_its_acquire_time(tmp_path, monkeypatch):
     """The default goal's seed 6 (measured): a last round sized for 366 s of acquire started its last slices just
-    before that time and acquired for 440 s, which its training lost. A slice is now started only when the last
-    slice's seconds per attempt say it ends in time. The clock here is a counter: one second per answer."""
+    before that time and acquired for 440 s, which its training lost. A slice is now started only when the seconds
+    per attempt so far say it ends in time. The clock here is a counter: 4 s per call, whatever its size, as a
+    decoding batch costs about the same part-filled."""
     from types import SimpleNamespace
 
     from autodidact.agent.context import RunContext
@@ -374,22 +375,29 @@ def test_a_last_round_starts_no_slice_that_would_end_past_its_acquire_time(tmp_p
         batch_size = 1  # slices of four answers
 
         def complete(self, prompts, params, progress=None):
-            clock[0] += len(prompts)
+            clock[0] += 4
             return super().complete(prompts, params, progress)
 
     config = RunConfig.build(tasks=["arithmetic"], samples_per_task=4, transfer="none")
     ctx = RunContext(config=config, run=RunDir(tmp_path), quiet=True)
-    tasks = ctx.family("arithmetic").generate(split="train", difficulty=1, n=12, seed=0)
-    gen = Timed({t.prompt: t.hidden["answer"] for t in tasks})
-    # The first wave (24 answers) ends at 24 s; a slice of four ends at 28 s, in time; the next would end at 32 s.
-    flat, _, _, waves, cut = acquire_module.sample_in_waves(
-        ctx, gen, tasks, 4, seed=0, waves=True, label="t", seconds=30
-    )
-    assert clock[0] == 28 and len(flat) == 28 and waves == 2 and cut > 0
-    clock[0] = 0.0
-    gen = Timed({t.prompt: t.hidden["answer"] for t in tasks})
-    flat, *_ = acquire_module.sample_in_waves(ctx, gen, tasks, 4, seed=0, waves=True, label="t", seconds=32)
-    assert clock[0] == 32 and len(flat) == 32  # a slice that ends exactly at the limit is started
+    tasks = ctx.family("arithmetic").generate(split="train", difficulty=1, n=11, seed=0)
+
+    def sample(seconds: float) -> tuple[int, int]:
+        clock[0] = 0.0
+        gen = Timed({t.prompt: t.hidden["answer"] for t in tasks})
+        flat, _, _, waves, cut = acquire_module.sample_in_waves(
+            ctx, gen, tasks, 4, seed=0, waves=True, label="t", seconds=seconds
+        )
+        assert cut > 0 and clock[0] <= max(seconds, 24)
+        return len(flat), waves
+
+    # The first wave: 22 answers in six calls, the last one of two answers, ending at 24 s. At 1.09 s an answer so
+    # far, a slice of four ends at about 28.4 s: started under a limit of 30 s (judged by the last call's 2 s an
+    # answer, it would not have been), and the next one, ending at about 32.3 s, is not.
+    assert sample(30) == (22 + 4, 2)
+    assert sample(33) == (22 + 8, 2)
+    assert sample(28) == (22, 1)
+    assert sample(10) == (22, 1)  # the first wave is whole, whatever the limit
 
 
 def test_a_last_round_that_acquires_faster_than_predicted_adds_tasks_for_the_time_saved(tmp_path):

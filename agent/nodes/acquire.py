@@ -174,9 +174,11 @@ def sample_in_waves(
     """Up to `len(tasks) * k` attempts, verified, spent in waves (`waves.py`) or, with `waves` off, k per task
     at once: the (task, sample, reply) list, its verdicts, each task's tally, the number of waves, and the planned
     attempts still unspent when `seconds` ran out. The first wave is always sampled whole; no slice of a later wave
-    is started that the last slice's seconds per attempt say would end past `seconds`. Checking only that the
-    seconds had not yet passed, the default goal's last rounds acquired 44-75 s past their limit (seed 6: 440 s
-    against 366), and training, which gets the time after acquire, lost as much."""
+    is started that the seconds per attempt so far say would end past `seconds`. Checking only that the seconds had
+    not yet passed, the default goal's last rounds acquired 44-75 s past their limit (seed 6: 440 s against 366),
+    and training, which gets the time after acquire, lost as much. Judged by the last slice alone, a wave's short
+    last slice (a part-filled batch of its longest prompts) stopped seed 6's last round after its first wave at
+    130 s of 204."""
     cfg = ctx.config
     by_id = {t.id: t for t in tasks}
     tallies = {t.id: Tally((t.family, t.difficulty)) for t in tasks}
@@ -187,7 +189,6 @@ def sample_in_waves(
     verdicts: list[Verdict] = []
     count = 0
     started, cut = time.monotonic(), 0
-    per_attempt = 0.0  # seconds per attempt of the last slice decoded
     # Verification of one slice of a wave runs in a thread while the next slice decodes. A slice is several
     # batches per decoding thread: the threads idle at the end of each slice, as the last batches finish.
     slice_size = 4 * getattr(gen, "batch_size", 0) * getattr(gen, "workers", 1) or budget
@@ -199,11 +200,11 @@ def sample_in_waves(
             pending: list[Future[list[Verdict]]] = []
             for part, start in enumerate(range(0, len(chosen), slice_size)):
                 piece = chosen[start : start + slice_size]
-                ends = time.monotonic() - started + per_attempt * len(piece)
+                elapsed = time.monotonic() - started
+                ends = elapsed + elapsed / max(1, len(flat) + len(batch)) * len(piece)
                 if count and seconds is not None and ends > seconds:
                     cut = budget - len(batch)  # what this wave and the later ones would have spent
                     break
-                began = time.monotonic()
                 longest = max(ctx.family(t.family).answer_length(cfg.sampling.max_new_tokens) for t in piece)
                 params = SamplingParams(
                     n=1,
@@ -212,7 +213,6 @@ def sample_in_waves(
                     seed=seed + 7919 * count + 31 * part,
                 )
                 replies = gen.complete([t.prompt for t in piece], params, progress=progress.update)
-                per_attempt = (time.monotonic() - began) / len(piece)
                 done = []
                 for task, (reply,) in zip(piece, replies, strict=True):
                     done.append((task, tallies[task.id].tries, reply))

@@ -240,6 +240,10 @@ class TrainingConfig:
     )
     keep_candidates: bool = _f(False, "Keep the weights of rejected candidates (their record stays regardless).")
 
+    def batch_size_of(self, method: str) -> int:
+        """Rows (GRPO: completions) per optimizer step of `method`: its override in `params`, else `batch_size`."""
+        return int(self.params.get(method, {}).get("batch_size", self.batch_size))
+
 
 @dataclass(kw_only=True)
 class AgentConfig:

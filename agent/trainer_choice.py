@@ -94,13 +94,13 @@ def _by_data(d: dict[str, Any], config: RunConfig, dpo_steps: float | None = Non
     enough_rows = d["positives"] >= config.gate.min_rows
     if enough_rows and d["mean_pass_rate"] < IMITATE_BELOW:
         return "sft", f"{rate}: imitate its {d['positives']} verified answers (rejection-sampling SFT)"
-    one_pass = d["pairs"] / max(1, config.training.params.get("dpo", {}).get("batch_size", config.training.batch_size))
-    if enough_rows and d["pairs"] >= config.gate.min_pairs and dpo_steps is not None and dpo_steps < one_pass:
-        return "sft", (
-            f"{rate}, but the training time left affords {dpo_steps:.0f} DPO steps, less than one pass over its "
-            f"{d['pairs']} pairs ({one_pass:.0f} steps): imitate its {d['positives']} verified answers (SFT)"
-        )
     if d["pairs"] >= config.gate.min_pairs:
+        one_pass = d["pairs"] / max(1, config.training.batch_size_of("dpo"))
+        if enough_rows and dpo_steps is not None and dpo_steps < one_pass:
+            return "sft", (
+                f"{rate}, but the training time left affords {dpo_steps:.0f} DPO steps, less than one pass over its "
+                f"{d['pairs']} pairs ({one_pass:.0f} steps): imitate its {d['positives']} verified answers (SFT)"
+            )
         return "dpo", f"{rate}: contrast its mistakes with its verified answers ({d['pairs']} pairs, DPO)"
     if d["positives"] < config.gate.min_rows and d["grpo_prompts"] >= config.gate.min_grpo_tasks:
         return "grpo", (

@@ -280,6 +280,11 @@ def test_a_last_round_trains_for_the_time_no_further_round_could_use(tmp_path):
     epochs = method_params("sft", config, 336, 2, steps).epochs
     assert epochs == pytest.approx(steps * config.training.batch_size / 336, abs=1e-3)
     assert method_params("sft", config, 40, 2, steps).epochs == config.training.epochs  # the epochs still cap
+    # A method's own batch size (--train-param dpo.batch_size=4) sets how many steps a pass over its pairs takes.
+    small = RunConfig.build(budget={"wall_s": 1800}, train_params={"dpo": {"batch_size": 4}})
+    assert small.training.batch_size_of("dpo") == 4 and small.training.batch_size_of("sft") == 8
+    dpo = method_params("dpo", small, 336, 2, steps)
+    assert dpo.batch_size == 4 and dpo.epochs == pytest.approx(steps * 4 / 336, abs=1e-3)
     plenty = 2000.0  # another round fits after the capped training: the cap stays
     assert step_budget(state, ctx, plenty, "sft")[0] == cap
     assert step_budget({"history": []}, ctx, 407.9, "sft")[0] == cap  # no step time measured yet

@@ -47,7 +47,7 @@ def method_params(
         common["learning_rate"] = common["lora_learning_rate"] = training.learning_rate
     overrides = training.params.get(method, {})
     if not issubclass(PARAMS[method], GRPOParams):  # offline methods: epochs over the data
-        epochs = min(training.epochs, cap * training.batch_size / max(1, n_items))
+        epochs = min(training.epochs, cap * training.batch_size_of(method) / max(1, n_items))
         return dataclasses.replace(PARAMS[method](**common, epochs=round(epochs, 3)), **overrides)
     sampling = cfg.sampling
     params: Any = PARAMS[method](

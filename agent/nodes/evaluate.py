@@ -46,11 +46,13 @@ def guard_counts(state: RunState, ctx: RunContext, timed: dict[str, float]) -> d
         assert location is not None
         key = model_key(location, state["base_model"])
         started = time.perf_counter()
-        out[f"{role}_pass"] = (
-            len(guard)
-            if key == "base"
-            else sum(r["passed"] for r in ctx.eval_results(location, f"guard-{key}", tasks=guard))
-        )
+        # The starting model's results on the guard candidates chose the guard set, where it passed every task; its
+        # figure here is its evaluation of the guard set itself, made as every other model's is (the same tasks in
+        # the same batches; `guard-base` holds the candidates'). Greedy answers in bf16 change with the batch they
+        # are decoded in: on the default goal the starting model so evaluated solved 33 of seed 6's 36 guard tasks,
+        # and its round-1 candidate (32) was charged with 4 forgotten, which the 10% tolerance does not allow.
+        cache = "guard-start" if key == "base" else f"guard-{key}"
+        out[f"{role}_pass"] = sum(r["passed"] for r in ctx.eval_results(location, cache, tasks=guard))
         timed[role] = timed.get(role, 0.0) + time.perf_counter() - started
     out["regression"] = round((out["champion_pass"] - out["candidate_pass"]) / max(1, len(guard)), 4)
     return out

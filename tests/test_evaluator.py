@@ -200,6 +200,47 @@ def test_select_trains_on_the_rounds_it_is_told_to_keep(tiny_model, tmp_path, ac
     ctx.close()
 
 
+@pytest.mark.parametrize("drop_solved", [True, False])
+def test_select_leaves_out_the_tasks_every_attempt_solved(tiny_model, tmp_path, drop_solved):
+    """Ten tasks passed in both attempts, ten in one of two, four in their only attempt: with drop_solved, the
+    first ten give no rows (one attempt is not enough to call a task solved); when their rows are all there is,
+    they are kept."""
+    config = RunConfig.build(goal="g", levels=[1], heldout_tasks=10, guard_tasks=10)
+    config.selection.drop_solved = drop_solved
+    ctx = RunContext(config=config, run=RunDir.create(tmp_path / "run", config), quiet=True)
+    ctx.make_heldout()
+    family = ctx.family("python-functions")
+    taken = frozenset(t.prompt for t in ctx.heldout() + ctx.guard_candidates())
+    tasks = [t.to_dict() for t in family.generate(split="train", difficulty=1, n=24, seed=5, exclude_prompts=taken)]
+
+    def attempt(task: dict, sample: int, passed: bool) -> dict:
+        code = task["reference"] if passed else "def f():\n    return None"
+        return {"task_id": task["id"], "sample": sample, "difficulty": 1, "completion": f"```python\n{code}\n```",
+                "passed": passed, "feedback": "", "stopped": None}  # fmt: skip
+
+    solved, mixed, once = tasks[:10], tasks[10:20], tasks[20:]
+    attempts = [attempt(t, s, True) for t in solved for s in range(2)]
+    attempts += [attempt(t, s, s == 0) for t in mixed for s in range(2)] + [attempt(t, 0, True) for t in once]
+    folder = ctx.run.round_dir(1)
+    write_jsonl(folder / "tasks.jsonl", tasks)
+    write_jsonl(folder / "repairs.jsonl", [])
+    files = {k: f"data/round-1/{k}.jsonl" for k in ("tasks", "attempts", "repairs")}
+
+    def selected(attempts: list[dict]) -> tuple[set[str], dict]:
+        write_jsonl(folder / "attempts.jsonl", attempts)
+        current = {"files": dict(files), "counts": {}, "plan": {"family": "python-functions"}}
+        current = select({"round": 1, "champion": str(tiny_model), "history": [], "current": current}, ctx)["current"]
+        rows = (ctx.run.path / current["files"]["selected"]).read_text().splitlines()
+        return {json.loads(line)["task_id"] for line in rows}, current["counts"]
+
+    ids, counts = selected(attempts)
+    expected = {t["id"] for t in (mixed + once if drop_solved else tasks)}
+    assert ids == expected and counts["solved_rows_dropped"] == (10 if drop_solved else 0)
+    ids, counts = selected([a for a in attempts if a["task_id"] in {t["id"] for t in solved}])
+    assert ids == {t["id"] for t in solved} and counts["solved_rows_dropped"] == 0  # too few rows without them
+    ctx.close()
+
+
 def test_the_plan_gate_stops_on_a_spent_budget_or_lost_patience():
     plan = {"stop": False, "reason": "r", "n_tasks": 1, "levels": [1]}
     config = RunConfig.build(goal="g", budget={"tokens": 1000}, patience=2)

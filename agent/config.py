@@ -117,9 +117,10 @@ class SelectionConfig:
     majority_margin: int = _f(2, "Majority filter: votes the top answer must lead the runner-up by.", positive=True)
     max_rows_per_task: int = _f(2, "Most training rows kept per task (balances easy and hard tasks).")
     drop_solved: bool = _f(
-        True,
+        False,
         "Leave out the rows of tasks whose every attempt (two or more) passed, unless fewer than gate.min_rows "
-        "would be left: the champion already answers them, and their steps move its weights all the same.",
+        "would be left: the champion already answers them, and their steps move its weights all the same. "
+        "It helped one retrained round, not whole default runs (README).",
         flag=None,
     )
     accumulate: bool = _f(True, "Also train on the verified data of earlier rounds.", flag=None)

@@ -118,7 +118,8 @@ class SelectionConfig:
     max_rows_per_task: int = _f(2, "Most training rows kept per task (balances easy and hard tasks).")
     drop_solved: bool = _f(
         False,
-        "Leave out the rows of tasks whose every attempt (two or more) passed, unless fewer than gate.min_rows "
+        "Leave out the rows of tasks whose every attempt (two or more) was labelled good (passed, with the "
+        "default label filter), unless fewer than gate.min_rows "
         "would be left: the champion already answers them, and their steps move its weights all the same. "
         "It helped one retrained round, not whole default runs (README).",
         flag=None,

@@ -1,7 +1,7 @@
 """select: build each trainer's data from the verified attempts and repairs, and choose the trainer.
 
 - SFT rows: verified completions (up to the end of their code block), duplicates dropped, capped per task,
-  none of a task whose every attempt passed when `selection.drop_solved` is set.
+  none of a task whose every attempt was labelled good when `selection.drop_solved` is set.
 - DPO pairs: a verified completion preferred over a failed attempt at the same task (a repair over the
   attempt it repaired), capped per task.
 - GRPO prompts: tasks whose attempts had mixed outcomes (a group with equal rewards teaches nothing).
@@ -83,7 +83,8 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
         elif not (item["source"] == "repair" and item.get("copied")):
             usable.append(item)
 
-    # Tasks the champion answered right in every attempt, two or more: with `drop_solved`, their rows are left out.
+    # Tasks whose every attempt, two or more, was labelled good (the label filter's verdict): with `drop_solved`,
+    # their rows are left out.
     # On the default goal's seed 5, round 3 selected 435 rows, 239 of them of such tasks, and its candidate gained
     # 11 held-out tasks and lost 8 (p = 0.32); trained from the same champion on the other 196 rows for as many
     # steps, 20 and 6 (p = 0.005), and another training seed 18 and 5, but it lost 4-5 of the 32 guard tasks.
@@ -193,7 +194,9 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "solved_rows_dropped": len(solved_rows),
     }
     current["counts"].update(ctx.label_filter.selected_counts(rows))
-    solved_note = f", {len(solved_rows)} rows of tasks passed in every attempt" if cfg.selection.drop_solved else ""
+    solved_note = (
+        f", {len(solved_rows)} rows of tasks labelled good in every attempt" if cfg.selection.drop_solved else ""
+    )
     ctx.log(
         f"round {round_no}: select: {len(rows)} rows, {len(pairs)} pairs, {len(prompts)} GRPO prompts "
         f"({duplicates} duplicates, {near} near-duplicates, {sum(dropped.values())} overlapping held-out or guard "

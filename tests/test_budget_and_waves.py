@@ -345,6 +345,49 @@ def test_a_last_round_trains_for_the_time_no_further_round_could_use(tmp_path):
     assert step_budget(state, ctx, 200.0, "sft")[0] == cap  # the cap does not fit anyway: max_seconds stops training
 
 
+def test_a_last_round_keeps_the_time_of_a_blend_and_its_evaluation(tmp_path):
+    """The default goal's seed 6 (measured, accumulate off): round 3's candidate, 112 of 200 against 100, lost 7 of
+    the 36 guard tasks with 6 s of the budget left, so no blend could follow and the round was rolled back; a blend
+    of a retrained candidate scored 111 (+13 -2). A last round now keeps a blend's time: its plan takes fewer
+    tasks and its training fewer seconds, by the blend's write and the longest candidate evaluation so far; other
+    rounds, and runs where no blend can follow, keep nothing."""
+    from autodidact.agent.context import RunContext
+    from autodidact.agent.nodes.blend import BLEND_S, blend_reserve_s
+    from autodidact.agent.nodes.train import training_seconds
+    from autodidact.agent.rundir import RunDir
+
+    config = RunConfig.build(tasks_per_round=160, samples_per_task=4, budget={"wall_s": 1800}, transfer="none")
+    round_1 = trained(640, 234.7, 492.3, new=95, carried=0, steps=24, step_s=119.4 / 24)
+    round_1["eval"].update(once_s=87.5, candidate_s=34.2)
+    round_2 = trained(788, 171.7, 431.0, new=151, carried=0, steps=37, step_s=190.3 / 37)
+    round_2["eval"]["candidate_s"] = 39.6
+    history = [round_1, round_2]
+    kept = blend_reserve_s(history, config)
+    assert kept == BLEND_S + 39.6
+    assert blend_reserve_s([], config) == 0.0  # nothing evaluated yet: nothing to go by
+    assert blend_reserve_s(history, RunConfig.build(max_retries=0)) == 0.0  # no blend can follow
+    assert blend_reserve_s(history, RunConfig.build(lora_output="adapter")) == 0.0
+
+    last = size_round(config, history, spent_s=923.3, reserve_s=212.5, blend_s=kept)
+    whole = size_round(config, history, spent_s=923.3, reserve_s=212.5)
+    assert last.numbers["rounds_that_fit"] == 1 and last.numbers["blend_reserve_s"] == kept
+    assert last.tasks < whole.tasks
+    assert last.numbers["predicted_s"] <= last.numbers["remaining_s"] - kept < whole.numbers["predicted_s"]
+    early = size_round(config, history[:1], spent_s=492.3, reserve_s=212.5, blend_s=kept)  # rounds still follow
+    assert early.numbers["rounds_that_fit"] > 1 and early.numbers["blend_reserve_s"] == 0.0
+    assert early.tasks == size_round(config, history[:1], spent_s=492.3, reserve_s=212.5).tasks
+
+    ctx = RunContext(config=config, run=RunDir(tmp_path), quiet=True)
+    state: dict = {"usage": {"wall_s": 900.0}, "history": history, "current": {"sizing": {"rounds_that_fit": 1}}}
+    sized_last = training_seconds(state, ctx, "sft")
+    state["current"] = {"sizing": {"rounds_that_fit": 2}}  # with time for another round after it: nothing kept
+    assert training_seconds(state, ctx, "sft") - sized_last == pytest.approx(kept, abs=0.1)
+    state["usage"]["wall_s"] = 1400.0  # not sized as the last, but no further round fits after its training
+    unsized = training_seconds(state, ctx, "sft")
+    ctx.config.gate.max_retries = 0
+    assert training_seconds(state, ctx, "sft") - unsized == pytest.approx(kept, abs=0.1)
+
+
 def test_the_heldout_set_grows_with_the_wall_budget_unless_someone_chose_its_size():
     from autodidact.agent.run import configure
 

@@ -17,6 +17,7 @@ from ..planning.desk import PlannerDesk
 from ..planning.probe import measure_levels
 from ..state import RunState
 from ..trainer_choice import expected_method
+from .blend import blend_reserve_s
 
 
 def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
@@ -26,7 +27,8 @@ def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
     spent = float((state.get("usage") or {}).get("wall_s", 0.0))
 
     def sized(method: str | None = None) -> Sizing:
-        return size_round(cfg, state.get("history", []), spent + outside, reserve, method)
+        history = state.get("history", [])
+        return size_round(cfg, history, spent + outside, reserve, method, blend_reserve_s(history, cfg))
 
     sizing = sized()
     desk = PlannerDesk(ctx, state, round_no, max_tasks=sizing.tasks or None)

@@ -24,6 +24,7 @@ from ..planning.budget import after_training_s, longest, smallest_round_s, step_
 from ..planning.clock import wall_left
 from ..rundir import read_jsonl
 from ..state import RunState, TrainRecord, files_of
+from .blend import blend_reserve_s
 
 
 def method_params(
@@ -68,10 +69,11 @@ AFTER_TRAIN_S = 150.0
 """What the rest of a round (probe, evaluation, guard) takes before this run has measured it."""
 
 
-def training_seconds(state: RunState, ctx: RunContext) -> float:
-    """How long training may take so that the rest of the round and the final benchmark still fit the wall budget
-    (0: no wall budget). The rest of the round is the most the earlier rounds took after their training
-    (`budget.after_training_s`)."""
+def training_seconds(state: RunState, ctx: RunContext, method: str | None = None) -> float:
+    """How long training with `method` (None: the last training's) may take so that the rest of the round and the
+    final benchmark still fit the wall budget (0: no wall budget). The rest of the round is the most the earlier
+    rounds took after their training (`budget.after_training_s`); the run's last round also keeps the time of a
+    blend and its evaluation (`blend.blend_reserve_s`), which it uses only if its candidate forgets."""
     left = wall_left(ctx, state)
     if left is None:
         return 0.0
@@ -79,13 +81,29 @@ def training_seconds(state: RunState, ctx: RunContext) -> float:
     rest = longest(history, after_training_s)
     trained = [r["train"]["duration_s"] for r in history if (r.get("train") or {}).get("duration_s")]
     least = min([MIN_TRAIN_S, *trained])
-    return round(max(least, left - (AFTER_TRAIN_S if rest is None else rest)), 1)
+    seconds = left - (AFTER_TRAIN_S if rest is None else rest)
+    per_step = step_seconds(history, method)
+    if per_step and last_round(state, ctx, seconds, per_step):
+        seconds -= blend_reserve_s(history, ctx.config)
+    return round(max(least, seconds), 1)
 
 
 STEP_MARGIN = 1.0
 """The share of the training seconds that a last round's steps are planned to fill. Training stops at its seconds
 whatever the steps (`max_seconds`), so a step slower than measured costs only the last steps. At 0.9, the default
 goal's last rounds stopped 20-30 s before their seconds, which the run then left unused."""
+
+
+def last_round(state: RunState, ctx: RunContext, seconds: float, per_step: float) -> str | None:
+    """Why no further round fits after this one, whose training may take `seconds` at `per_step` seconds per
+    step, or None: the plan sized it as the last (it took fewer tasks so that it could train on them for longer),
+    or what is left after training to the step cap would not hold the smallest further round."""
+    if ((state.get("current") or {}).get("sizing") or {}).get("rounds_that_fit") == 1:
+        return "the plan sized it as the last"
+    next_round = smallest_round_s(ctx.config, state.get("history", []))
+    if next_round is None or seconds - ctx.config.training.max_steps_per_round * per_step >= next_round:
+        return None
+    return f"another round would need {next_round:.0f} s"
 
 
 def step_budget(state: RunState, ctx: RunContext, seconds: float, method: str) -> tuple[int, str]:
@@ -102,19 +120,16 @@ def step_budget(state: RunState, ctx: RunContext, seconds: float, method: str) -
     per_step = step_seconds(history, method)
     if per_step is None:
         return cap, f"{rule}: no step timed in this run yet"
-    next_round = smallest_round_s(ctx.config, history)
-    left = seconds - cap * per_step
-    # A round the plan sized as the last one took fewer tasks so that it could train on them for longer.
-    sized_last = ((state.get("current") or {}).get("sizing") or {}).get("rounds_that_fit") == 1
-    if not sized_last and (next_round is None or left >= next_round):
-        return cap, f"{rule}: {left:.0f} s would be left for another round"
+    why = last_round(state, ctx, seconds, per_step)
+    if why is None:
+        return cap, f"{rule}: {seconds - cap * per_step:.0f} s would be left for another round"
     steps = int(STEP_MARGIN * seconds / per_step)
     if steps <= cap:
         return cap, rule
-    why = "the plan sized it as the last" if sized_last else f"another round would need {next_round:.0f} s"
+    kept = blend_reserve_s(history, ctx.config)
     return steps, (
         f"the last round that fits: up to {steps} steps in the {seconds:.0f} s left for training at {per_step:.1f} s "
-        f"per step ({why})"
+        f"per step ({why}{f'; {kept:.0f} s kept for a blend' if kept else ''})"
     )
 
 
@@ -122,7 +137,7 @@ def affordable_steps(state: RunState, ctx: RunContext, method: str) -> float | N
     """The optimizer steps of `method` that the seconds this round's training may take (`training_seconds`) hold
     at this run's seconds per step, whatever the step cap (which only a last round lifts, `step_budget`). None
     without a wall budget or before any step was timed."""
-    seconds = training_seconds(state, ctx)
+    seconds = training_seconds(state, ctx, method)
     per_step = step_seconds(state.get("history", []), method)
     if not seconds or not per_step:
         return None
@@ -170,7 +185,7 @@ def train(state: RunState, ctx: RunContext) -> dict[str, Any]:
     # A run killed during training leaves temporary directories behind; they hold nothing worth keeping.
     for leftover in output.parent.glob(f".{output.name}-*"):
         shutil.rmtree(leftover, ignore_errors=True)
-    seconds = training_seconds(state, ctx)
+    seconds = training_seconds(state, ctx, method)
     # The round's seconds before training: the rest of the round, measured from here, is what later rounds reserve.
     began = round(float((state.get("usage") or {}).get("wall_s", 0.0)) - current.get("started_s", 0.0), 1)
     max_steps, steps_why = step_budget(state, ctx, seconds, method)

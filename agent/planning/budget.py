@@ -281,10 +281,11 @@ def size_round(
     spent_s: float,
     reserve_s: float = 0.0,
     method: str | None = None,
+    blend_s: float = 0.0,
 ) -> Sizing:
     """The size of the next round under the wall budget, given the finished rounds, the seconds spent so far, the
-    seconds to hold back for the end of the run, and the method the round is expected to train with (None: the
-    last training's; `trainer_choice.expected_method`)."""
+    seconds to hold back for the end of the run, the method the round is expected to train with (None: the last
+    training's; `trainer_choice.expected_method`), and the seconds a last round keeps for a blend (`blend_s`)."""
     default = config.sampling.tasks_per_round
     limit = config.budget.wall_s
     if not limit:
@@ -315,9 +316,11 @@ def size_round(
     shortest = max(rates.round_s(default * k, last=False), _previous_round_s(measured))
     fits = max(1, math.floor(remaining / shortest))
     last = fits == 1
-    tasks = max(smallest, min(GROWTH * default, _tasks_within(rates, remaining / fits, k, last)))
+    room = remaining / fits - (blend_s if last else 0.0)  # a last round keeps a blend's time (`blend_reserve_s`)
+    tasks = max(smallest, min(GROWTH * default, _tasks_within(rates, room, k, last)))
     numbers.update(
         rounds_that_fit=fits,
+        blend_reserve_s=round(blend_s, 1) if last else 0.0,
         shortest_round_s=round(shortest, 1),
         tasks=tasks,
         predicted_s=round(rates.round_s(tasks * k, last), 1),

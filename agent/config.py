@@ -124,17 +124,11 @@ class SelectionConfig:
         "It helped one retrained round, not whole default runs (README).",
         flag=None,
     )
-    accumulate: bool = _f(
-        False,
-        "Also train on the verified data of every earlier round, not only of the rounds rolled back since the last "
-        "promotion: a promoted champion has learnt its own rows, and passing over them again leaves fewer steps for "
-        "the new ones (README).",
-        flag=None,
-    )
+    accumulate: bool = _f(True, "Also train on the verified data of earlier rounds.", flag=None)
     accumulate_rolled_back: bool = _f(
         True,
-        "Also train on the verified data of the rounds rolled back since the last promotion: the same champion "
-        "sampled them, so they are as fresh as this round's.",
+        "Without accumulate, still train on the verified data of the rounds rolled back since the last promotion: "
+        "the same champion sampled them, so they are as fresh as this round's.",
         flag=None,
     )
     decontamination_threshold: float = _f(

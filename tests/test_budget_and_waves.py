@@ -16,22 +16,11 @@ def finished(attempts: int, acquire_s: float, spent_s: float) -> dict:
     return {"counts": {"attempts": attempts, "acquire_s": acquire_s}, "spent_s": spent_s, "eval": {"n": 100}}
 
 
-def trained(
-    attempts: int,
-    acquire_s: float,
-    spent_s: float,
-    *,
-    new: int,
-    carried: int,
-    steps: int,
-    step_s: float,
-    promoted: bool = True,
-):
+def trained(attempts: int, acquire_s: float, spent_s: float, *, new: int, carried: int, steps: int, step_s: float):
     """A finished round that selected `new` rows of its own (and `carried` of earlier rounds) and trained on them."""
     record = finished(attempts, acquire_s, spent_s)
     record["counts"].update(selected=new + carried, selected_from_earlier_rounds=carried)
     record["train"] = {"method": "sft", "steps": steps, "duration_s": steps * step_s, "params": {"batch_size": 8}}
-    record["promoted"] = promoted
     return record
 
 
@@ -46,40 +35,34 @@ def test_the_first_round_takes_the_configured_size():
     [(3.0, 200.0, 0.0, 0.0), (1.0, 400.0, 0.0, 0.0), (10.0, 60.0, 0.0, 0.0), (0.5, 100.0, 0.0, 0.0),
      (2.7, 50.0, 0.15, 5.5), (4.6, 70.0, 0.3, 5.5), (1.0, 30.0, 0.5, 20.0), (8.0, 40.0, 0.05, 2.0)],
 )  # fmt: skip
-@pytest.mark.parametrize("accumulate", [False, True])
-def test_rounds_sized_from_the_rates_never_run_past_the_budget(rate, overhead, yield_, step_s, accumulate):
+def test_rounds_sized_from_the_rates_never_run_past_the_budget(rate, overhead, yield_, step_s):
     """Whatever the rates, the rounds the planner sizes (each taking what the rates predict: acquire, training
-    on the rows it yields and on those it carries from earlier rounds, the rest) end within the budget, the
-    held-back reserve included, and use most of it. Every other round is rolled back: its rows carry over."""
+    on the rows it yields, the rest) end within the budget, the held-back reserve included, and use most of it."""
     budget, reserve, k = 1800.0, 120.0, 4
-    config = RunConfig.build(
-        tasks_per_round=160, samples_per_task=k, budget={"wall_s": budget}, **{"selection.accumulate": accumulate}
-    )
+    config = RunConfig.build(tasks_per_round=160, samples_per_task=k, budget={"wall_s": budget})
     cap = config.training.max_steps_per_round
 
-    def play(tasks: int, carried: int, last: bool, promoted: bool) -> dict:
+    def play(tasks: int, carried: int, last: bool) -> dict:
         attempts = tasks * k
         new = round(yield_ * attempts)
-        want = config.training.epochs * (new + carried) / 8  # steps: every row, `epochs` times, 8 to a step
+        want = config.training.epochs * new / 8  # steps: the new rows, `epochs` times, 8 to a step
         steps = max(1, round(want if last else min(cap, want))) if yield_ else 0
         took = overhead + attempts / rate + steps * step_s
         if not yield_:
             return finished(attempts, attempts / rate, took)
-        return trained(
-            attempts, attempts / rate, took, new=new, carried=carried, steps=steps, step_s=step_s, promoted=promoted
-        )
+        return trained(attempts, attempts / rate, took, new=new, carried=carried, steps=steps, step_s=step_s)
 
-    history = [play(160, 0, last=False, promoted=True)]
+    history = [play(160, 0, last=False)]
     spent, rounds = history[0]["spent_s"], 1
     while True:
         sizing = size_round(config, history, spent, reserve_s=reserve)
         if sizing.stop:
             assert "does not fit" in sizing.stop
             break
-        # What select trains on besides the round's own rows: every earlier round's, or the rolled-back ones'.
-        last = history[-1]["counts"]
-        carried = last.get("selected", 0) if accumulate or not history[-1].get("promoted") else 0
-        done = play(sizing.tasks, carried, last=sizing.numbers["rounds_that_fit"] == 1, promoted=rounds % 2 == 0)
+        carried = sum(
+            r["counts"].get("selected", 0) - r["counts"].get("selected_from_earlier_rounds", 0) for r in history
+        )
+        done = play(sizing.tasks, carried, last=sizing.numbers["rounds_that_fit"] == 1)
         assert done["spent_s"] == pytest.approx(sizing.numbers["predicted_s"], abs=step_s + 0.2)
         assert spent + done["spent_s"] <= budget - reserve + step_s + 1e-6, (spent, done["spent_s"])
         history.append(done)
@@ -94,8 +77,7 @@ def test_a_last_round_is_sized_to_train_on_what_it_acquires():
     """The default goal's seed 0 (measured): round 3 was sized at 464 tasks with training counted as a fixed 259 s
     (round 1's short training and its one-time evaluation). Acquiring them took 377 s and left 192 s to train: 36
     steps, half a pass over 520 rows, and a candidate of +3 (rolled back). Sized with training per attempt, the
-    round takes fewer tasks and trains on its new rows `training.epochs` times (round 2 was promoted: by default
-    its rows are not trained on again)."""
+    round takes fewer tasks and trains on its new rows `training.epochs` times."""
     config = RunConfig.build(tasks_per_round=160, samples_per_task=4, budget={"wall_s": 1800})
     round_1 = trained(640, 234.7, 492.3, new=95, carried=0, steps=24, step_s=119.4 / 24)
     round_1["eval"]["once_s"] = 87.5
@@ -109,32 +91,6 @@ def test_a_last_round_is_sized_to_train_on_what_it_acquires():
     new_rows = sizing.tasks * 4 * 151 / 788
     assert training == pytest.approx(config.training.epochs * new_rows / 8 * 190.3 / 37, rel=0.01)
     assert training > 1.5 * 192 and numbers["predicted_s"] <= numbers["remaining_s"]
-
-
-def test_a_round_is_sized_to_train_on_the_rows_it_carries_too():
-    """The default goal's seed 5 (measured, every earlier round's rows carried): round 3 was sized at 477 tasks
-    with 135 s of training, two passes over the rows they would yield; it also carried round 2's 120 rows, trained
-    31 steps in the 152 s left, 1.15 passes over 250 rows, and its candidate (+17 -10) was rolled back. Sized with
-    the rows it carries, it takes fewer tasks and its predicted training covers them all; a round after a
-    promotion carries none by default, after a rollback the rolled-back rows."""
-    round_1 = trained(640, 331.9, 568.9, new=75, carried=0, steps=20, step_s=89.4 / 20)
-    round_1["eval"]["once_s"] = 85.9
-    round_2 = trained(736, 181.9, 378.9, new=45, carried=75, steps=30, step_s=139.0 / 30)
-    history = [round_1, round_2]
-    every = RunConfig.build(tasks_per_round=160, budget={"wall_s": 1800}, **{"selection.accumulate": True})
-    sizing = size_round(every, history, spent_s=955.5, reserve_s=179.1)
-    numbers = sizing.numbers
-    assert numbers["rounds_that_fit"] == 1 and numbers["carried_train_s"] == pytest.approx(2 * 120 / 8 * 139 / 30)
-    acquire = sizing.tasks * 4 / numbers["attempts_per_s"]
-    training = numbers["predicted_s"] - numbers["other_stages_s"] - acquire
-    rows = 120 + sizing.tasks * 4 * 45 / 736
-    assert training == pytest.approx(2 * rows / 8 * 139 / 30, rel=0.01)
-    assert numbers["predicted_s"] <= numbers["remaining_s"] and sizing.tasks < 477
-    default = RunConfig.build(tasks_per_round=160, budget={"wall_s": 1800})
-    fresh = size_round(default, history, spent_s=955.5, reserve_s=179.1)
-    assert fresh.numbers["carried_train_s"] == 0 and fresh.tasks > sizing.tasks
-    round_2["promoted"] = False  # rolled back: the next round trains on its rows, and is sized for them
-    assert size_round(default, history, spent_s=955.5, reserve_s=179.1).numbers == numbers
 
 
 def test_a_later_round_is_never_planned_shorter_than_the_round_before_it():

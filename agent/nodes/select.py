@@ -52,10 +52,9 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
     cfg, round_no = ctx.config, state["round"]
     current = state["current"].copy()
     files = files_of(current)
-    # This round's verified data, and the rounds rolled back since the last promotion's: the same champion sampled
-    # them, and a round that was rolled back should not waste what it sampled. With `accumulate`, every earlier
-    # round's: a promoted champion has learnt those, and on the default goal they cost the last round its gain
-    # (seed 5's round 3 from its champion, 53 steps: 117 of 200 on its 435 rows, 125 on its own 251).
+    # This round's verified data, and (by default) every earlier round's: a verified answer stays correct
+    # whichever model wrote it, and a round that was rolled back should not waste what it sampled. Without
+    # accumulate, the rounds rolled back since the last promotion still count: the same champion sampled them.
     history = state.get("history", [])
     if cfg.selection.accumulate:
         earlier_rounds = history

@@ -3,8 +3,7 @@
 A run carries a wall budget (`budget.wall_s`, 30 minutes by default): the seconds its nodes may spend. Each
 round's size comes from the last rounds' own figures (`Rates`): attempts per second in acquire (sampling and
 verification); training seconds per attempt (the rows an attempt yields, passed `training.epochs` times at the
-last training's seconds per row, up to `training.max_steps_per_round` steps except in a last round), besides the
-training of the rows carried from earlier rounds (`carried_rows`); and the rest
+last training's seconds per row, up to `training.max_steps_per_round` steps except in a last round); and the rest
 of a round (plan, refine, select, the candidate's evaluation) as a fixed cost. Rounds go on while the next one
 fits, with what the end of the run needs (the transfer benchmark of the final champion) held back:
 
@@ -86,14 +85,11 @@ class Rates:
     """What training takes at `training.max_steps_per_round` steps: the most a round that is not the last trains."""
     step_s: float = 0.0
     """Seconds per optimizer step of the method the round is sized for (0: no training measured)."""
-    carried_train_s: float = 0.0
-    """Training seconds of the rows the round carries from earlier rounds (`carried_rows`), passed
-    `training.epochs` times like its own: a cost of the round whatever its size."""
 
     def round_s(self, attempts: int, last: bool) -> float:
         """Seconds a round of `attempts` attempts takes; a last round trains for as long as its rows need (its step
         cap is lifted: `nodes/train.py`'s step budget)."""
-        train = self.carried_train_s + attempts * self.train_s_per_attempt
+        train = attempts * self.train_s_per_attempt
         return self.fixed_s + attempts / self.attempts_per_s + (train if last else min(train, self.step_cap_s))
 
 
@@ -222,34 +218,15 @@ def _rates(config: RunConfig, measured: list[dict[str, Any]], method: str | None
     if fixed is None:
         fixed = max(rest(r) for r in measured)
     trained = trained_rounds(measured)
-    per_attempt, step_s, carried_s = 0.0, 0.0, 0.0
+    per_attempt, step_s = 0.0, 0.0
     if trained:
         record, counts = trained[-1]["train"], trained[-1]["counts"]
         batch = (record.get("params") or {}).get("batch_size", config.training.batch_size)
         step_s = step_seconds(measured, method) or 0.0
         new_rows = max(0, counts.get("selected", 0) - counts.get("selected_from_earlier_rounds", 0))
-        per_row = config.training.epochs * step_s / batch
-        per_attempt = new_rows / max(1, counts["attempts"]) * per_row
-        carried_s = carried_rows(config, measured) * per_row
+        per_attempt = config.training.epochs * new_rows / max(1, counts["attempts"]) * step_s / batch
     cap_s = config.training.max_steps_per_round * step_s
-    return Rates(last["attempts"] / last["acquire_s"], fixed, per_attempt, cap_s, step_s, carried_s)
-
-
-def carried_rows(config: RunConfig, history: list[dict[str, Any]]) -> int:
-    """The rows the next round will train on besides its own (`nodes/select.py`): with `selection.accumulate`,
-    every earlier round's, which the last round that selected rows trained on too (its rows and those it
-    carried); otherwise those of the rounds rolled back since the last promotion, when the last round was one.
-
-    Sized without them, a last round spent their training time in acquire: on the default goal, the last rounds of
-    eight runs (seeds 2, 5 and 6 of four releases) carried 120-448 rows and passed over their rows 0.7-1.6 times
-    where the plan counted `training.epochs` (2) passes over the new ones; seven of the eight were rolled back."""
-    selecting = [r for r in history if "selected" in (r.get("counts") or {})]
-    if not selecting:
-        return 0
-    last = selecting[-1]
-    if config.selection.accumulate or (config.selection.accumulate_rolled_back and not last.get("promoted")):
-        return int(last["counts"]["selected"])
-    return 0
+    return Rates(last["attempts"] / last["acquire_s"], fixed, per_attempt, cap_s, step_s)
 
 
 def smallest_round_s(config: RunConfig, history: list[dict[str, Any]]) -> float | None:
@@ -268,9 +245,8 @@ def _smallest_s(config: RunConfig, rates: Rates) -> float:
 def _tasks_within(rates: Rates, seconds: float, k: int, last: bool) -> int:
     """The most tasks (k attempts each) whose round takes at most `seconds`."""
     per_task = k / rates.attempts_per_s + k * rates.train_s_per_attempt
-    tasks = int((seconds - rates.fixed_s - rates.carried_train_s) / per_task)
-    train_s = rates.carried_train_s + tasks * k * rates.train_s_per_attempt
-    if not last and train_s > rates.step_cap_s:  # the step cap leaves time to acquire
+    tasks = int((seconds - rates.fixed_s) / per_task)
+    if not last and tasks * k * rates.train_s_per_attempt > rates.step_cap_s:  # the step cap leaves time to acquire
         tasks = int((seconds - rates.fixed_s - rates.step_cap_s) * rates.attempts_per_s / k)
     return tasks
 
@@ -305,7 +281,6 @@ def size_round(
         attempts_per_s=round(rates.attempts_per_s, 3),
         other_stages_s=round(rates.fixed_s, 1),
         train_s_per_attempt=round(rates.train_s_per_attempt, 3),
-        carried_train_s=round(rates.carried_train_s, 1),
     )
     needed = _smallest_s(config, rates)
     if remaining < needed:

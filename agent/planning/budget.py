@@ -10,7 +10,8 @@ fits, with what the end of the run needs (the transfer benchmark of the final ch
 - round 1 has no measurements: it takes the configured size (`sampling.tasks_per_round`);
 - later rounds: as many rounds as still fit, counting each as long as a round of the configured size or the round
   before it, whichever is longer, and stretched to use all the time left (so rounds grow; with less than that
-  left, one round takes it all); the last one takes as many tasks as it can both acquire and train on;
+  left, one round takes it all); the last one takes as many tasks as it can both acquire and train on, in the
+  time left less a blend's (`blend_s`: its candidate may forget, and its blend must then still fit);
 - when not even a small round (a quarter of the configured tasks) fits, the run stops, and says so.
 
 A later round starts from a better champion, so its gain is smaller and needs more training to be seen by the

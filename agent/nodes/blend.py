@@ -38,8 +38,14 @@ def blend_reserve_s(history: list[dict[str, Any]], config: RunConfig) -> float:
     (113, +18 -5), scored 111 (+13 -2, p = 0.0037) and lost none of the guard set's tasks the champion solved."""
     if config.gate.max_retries <= 0 or config.training.lora_output == "adapter":
         return 0.0
+    longest = longest_candidate_s(history)
+    return BLEND_S + longest if longest is not None else 0.0
+
+
+def longest_candidate_s(history: list[dict[str, Any]]) -> float | None:
+    """The longest a finished round's candidate evaluation took (`eval.candidate_s`), or None before any."""
     evaluated = [float(h["eval"]["candidate_s"]) for h in history if (h.get("eval") or {}).get("candidate_s")]
-    return BLEND_S + max(evaluated) if evaluated else 0.0
+    return max(evaluated, default=None)
 
 
 def forgot(guard: dict[str, Any], config: RunConfig) -> bool:

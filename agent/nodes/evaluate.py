@@ -11,7 +11,7 @@ from ..planning.clock import wall_left
 from ..progress import bar
 from ..state import RunState
 from ..stats import compare, smallest_detectable, tally
-from .blend import forgot, why_not_blend
+from .blend import forgot, longest_candidate_s, why_not_blend
 
 
 def split_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -62,10 +62,8 @@ def heldout_seconds(state: RunState, champion_s: float) -> float:
     """What a candidate's held-out evaluation is expected to take: the longest a finished round's took, or, before
     any, the champion's evaluation in this node (round 1's start model writes longer answers than its candidates:
     the longer guess, for a check that a blend's evaluation fits)."""
-    earlier = [
-        float(h["eval"]["candidate_s"]) for h in state.get("history", []) if (h.get("eval") or {}).get("candidate_s")
-    ]
-    return max(earlier, default=champion_s)
+    longest = longest_candidate_s(state.get("history", []))
+    return champion_s if longest is None else longest
 
 
 def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:

@@ -3,12 +3,8 @@
 Two schedules, chosen by the task family (`TaskFamily.curriculum`):
 
 - band: keep practice where the champion succeeded on 20-80% of last round's attempts: below that there is
-  little verified data to learn from, above it the model learns little. It also practises the frontier, so the
-  band can move up: the levels harder than the band up to the last one the champion still solves sometimes (each
-  gives some verified answers), else the first harder level; levels never tried are explored. On the default
-  goal's seed 6 the probe after round 1 read L3 = L4 = 15%: the frontier was L3 alone, though the champion
-  passed 34% of the held-out L4 tasks; round 2 practised two levels and gained +19 to +23 of 200 from 170-205
-  tasks, where seed 5's, at L2-L5, gained +33 to +35 from 176-230.
+  little verified data to learn from, above it the model learns little. It also practises the frontier, the
+  first level harder than the band, so the band can move up; levels never tried are explored.
 - frontier (easy-to-hard, after Lee et al. 2025): the plan measures the champion on fresh practice tasks at
   every level, and practises the first level it has not mastered (below `frontier_accuracy`), with verified
   labels also the next one, and replays the mastered levels. Its own labels there are good enough to learn
@@ -59,15 +55,13 @@ def choose_levels(level_stats: dict[str, list[int]], all_levels: tuple[int, ...]
     in_band = [lvl for lvl in all_levels if lvl in rates and BAND[0] <= rates[lvl] <= BAND[1]]
     untried = [lvl for lvl in all_levels if lvl not in rates]
     harder = [lvl for lvl in all_levels if in_band and lvl > max(in_band) and rates.get(lvl, 0) < BAND[0]]
-    solved = [lvl for lvl in harder if rates.get(lvl, 0) > 0]  # past the band, still solved sometimes
-    frontier = [lvl for lvl in harder if lvl <= max(solved)] if solved else harder[:1]
+    frontier = harder[:1]
     chosen = sorted(set(in_band + frontier + untried))
     shown = ", ".join(f"L{k}={v:.0%}" for k, v in sorted(rates.items()))
     if chosen:
-        named = "-".join(f"L{lvl}" for lvl in (frontier[:1] + frontier[-1:] if len(frontier) > 1 else frontier))
         return chosen, (
             f"champion success per level {shown}: practise the 20-80% band"
-            + (f" and the frontier {named}" if frontier else "")
+            + (f" and the frontier L{frontier[0]}" if frontier else "")
             + (" and untried levels" if untried else "")
         )
     # Nothing in the band: take the hardest level that is not already mastered, else the hardest.

@@ -110,6 +110,24 @@ def test_a_later_round_is_never_planned_shorter_than_the_round_before_it():
     assert early["shortest_round_s"] == pytest.approx(503.1 - 77.3) and early["rounds_that_fit"] == 2
 
 
+def test_a_round_the_round_cap_makes_the_last_takes_all_the_time_left():
+    """`--rounds 2` on the default goal: after round 1 (seed 1's, measured) two rounds fit the time, but the cap
+    allows one. Sized as one of two, round 2 would end with half the budget unused; sized as the last, it takes the
+    time left (its step cap lifted, a blend's time kept) and its prediction fills it."""
+    config = RunConfig.build(tasks_per_round=160, samples_per_task=4, budget={"wall_s": 1800, "rounds": 2})
+    round_1 = trained(640, 258.8, 503.1, new=102, carried=0, steps=26, step_s=120.8 / 26)
+    round_1["eval"]["once_s"] = 77.3
+    free = size_round(config, [round_1], spent_s=503.1, reserve_s=177.1, blend_s=10.0).numbers
+    capped = size_round(config, [round_1], spent_s=503.1, reserve_s=177.1, blend_s=10.0, rounds_left=1).numbers
+    assert free["rounds_that_fit"] == 2 and "rounds_that_fit_the_time" not in free
+    assert capped["rounds_that_fit"] == 1 and capped["rounds_that_fit_the_time"] == 2
+    assert capped["blend_reserve_s"] == 10.0 and capped["tasks"] > 1.5 * free["tasks"]
+    assert capped["remaining_s"] - 40 <= capped["predicted_s"] + capped["blend_reserve_s"] <= capped["remaining_s"]
+    assert free["predicted_s"] < 0.6 * free["remaining_s"]
+    more = size_round(config, [round_1], spent_s=503.1, reserve_s=177.1, rounds_left=5).numbers
+    assert more["rounds_that_fit"] == 2 and more["tasks"] == free["tasks"]  # a cap above what fits changes nothing
+
+
 def test_a_process_knows_how_long_ago_it_started():
     """The budget's clock starts with the command's process, before its imports: a process that waited 1.5 s
     before asking says at least that."""

@@ -28,7 +28,8 @@ def plan(state: RunState, ctx: RunContext) -> dict[str, Any]:
 
     def sized(method: str | None = None) -> Sizing:
         history = state.get("history", [])
-        return size_round(cfg, history, spent + outside, reserve, method, blend_reserve_s(history, cfg))
+        left = cfg.budget.rounds - round_no + 1
+        return size_round(cfg, history, spent + outside, reserve, method, blend_reserve_s(history, cfg), left)
 
     sizing = sized()
     desk = PlannerDesk(ctx, state, round_no, max_tasks=sizing.tasks or None)

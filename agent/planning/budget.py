@@ -259,10 +259,14 @@ def size_round(
     reserve_s: float = 0.0,
     method: str | None = None,
     blend_s: float = 0.0,
+    rounds_left: int | None = None,
 ) -> Sizing:
     """The size of the next round under the wall budget, given the finished rounds, the seconds spent so far, the
     seconds to hold back for the end of the run, the method the round is expected to train with (None: the last
-    training's; `trainer_choice.expected_method`), and the seconds a last round keeps for a blend (`blend_s`)."""
+    training's; `trainer_choice.expected_method`), the seconds a last round keeps for a blend (`blend_s`), and the
+    rounds `budget.rounds` still allows, this one included (None: no cap). A round the cap makes the last is sized
+    as the last: it takes all the time left, where counting the rounds that fit the time alone would leave the
+    time of the rounds the cap forbids unused."""
     default = config.sampling.tasks_per_round
     limit = config.budget.wall_s
     if not limit:
@@ -290,12 +294,14 @@ def size_round(
         )
         return Sizing(0, stop=why, numbers=numbers)
     shortest = max(rates.round_s(default * k, last=False), _previous_round_s(measured))
-    fits = max(1, math.floor(remaining / shortest))
+    fits_time = max(1, math.floor(remaining / shortest))
+    fits = fits_time if rounds_left is None else max(1, min(fits_time, rounds_left))
     last = fits == 1
     room = remaining / fits - (blend_s if last else 0.0)  # a last round keeps a blend's time (`blend_reserve_s`)
     tasks = max(smallest, min(GROWTH * default, _tasks_within(rates, room, k, last)))
     numbers.update(
         rounds_that_fit=fits,
+        **({"rounds_that_fit_the_time": fits_time} if fits != fits_time else {}),
         blend_reserve_s=round(blend_s, 1) if last else 0.0,
         shortest_round_s=round(shortest, 1),
         tasks=tasks,

@@ -12,6 +12,7 @@ fits, with what the end of the run needs (the transfer benchmark of the final ch
   before it, whichever is longer, and stretched to use all the time left (so rounds grow; with less than that
   left, one round takes it all); the last one takes as many tasks as it can both acquire and train on, in the
   time left less a blend's (`blend_s`: its candidate may forget, and its blend must then still fit);
+- a round that `budget.rounds` (`--rounds`) makes the last is sized as the last, whatever more the time would fit;
 - when not even a small round (a quarter of the configured tasks) fits, the run stops, and says so.
 
 A later round starts from a better champion, so its gain is smaller and needs more training to be seen by the

@@ -86,7 +86,7 @@ LIMITS = ("wall_s", "sandbox_s", "tokens", "train_steps")
 
 @dataclass(kw_only=True)
 class SamplingConfig:
-    tasks_per_round: int = _f(160, "Practice tasks generated per round.", positive=True)
+    tasks_per_round: int = _f(160, "Practice tasks generated per round (a task family may set its own).", positive=True)
     samples_per_task: int = _f(4, "Attempts sampled per practice task (k).", flag="--samples", positive=True)
     temperature: float = _f(0.8, "Sampling temperature for attempts.")
     max_new_tokens: int = _f(256, "Longest completion, in tokens (a task family may set its own).", positive=True)

@@ -114,9 +114,9 @@ def test_a_round_the_round_cap_makes_the_last_takes_all_the_time_left():
     """`--rounds 2` on the default goal: after round 1 (seed 1's, measured) two rounds fit the time, but the cap
     allows one. Sized as one of two, round 2 would end with half the budget unused; sized as the last, it takes the
     time left (its step cap lifted, a blend's time kept) and its prediction fills it."""
-    config = RunConfig.build(tasks_per_round=160, samples_per_task=4, budget={"wall_s": 1800, "rounds": 2})
+    config = RunConfig.build(tasks_per_round=160, samples_per_task=4, budget={"wall_s": 1800})
     round_1 = trained(640, 258.8, 503.1, new=102, carried=0, steps=26, step_s=120.8 / 26)
-    round_1["eval"]["once_s"] = 77.3
+    round_1["eval"]["once_s"] = 77.3  # `plan` passes the cap as rounds_left (budget.rounds - round_no + 1)
     free = size_round(config, [round_1], spent_s=503.1, reserve_s=177.1, blend_s=10.0).numbers
     capped = size_round(config, [round_1], spent_s=503.1, reserve_s=177.1, blend_s=10.0, rounds_left=1).numbers
     assert free["rounds_that_fit"] == 2 and "rounds_that_fit_the_time" not in free
@@ -375,6 +375,17 @@ def test_the_heldout_set_grows_with_the_wall_budget_unless_someone_chose_its_siz
     assert configure(goal, {"budget.wall_s": 7200, "heldout_tasks": 150}).evaluation.heldout_tasks == 150
     # A family's own size stays (the addition proving ground evaluates 600).
     assert configure("add numbers", {"tasks": "addition", "budget.wall_s": 7200}).evaluation.heldout_tasks == 600
+
+
+def test_the_default_goal_practises_rounds_of_its_familys_size_and_a_flag_still_wins():
+    from autodidact.agent.config import RunConfig
+    from autodidact.agent.run import configure
+
+    goal = "get better at writing small Python functions"
+    assert configure(goal).sampling.tasks_per_round == 120  # python-functions' own size
+    assert configure(goal, {"tasks_per_round": 200}).sampling.tasks_per_round == 200
+    general = RunConfig().sampling.tasks_per_round
+    assert general == 160 and configure("get better at mental arithmetic").sampling.tasks_per_round == general
 
 
 class Answers:

@@ -98,6 +98,10 @@ class PythonFunctions(TaskFamily):
     name = "python-functions"
     keywords = ("python", "function", "code", "coding", "program", "programming", "write")
     description = "Write a small Python function (lists, strings, numbers, dicts) from a spec; checked on hidden tests."
+    # Smaller rounds: round 1 of 120 tasks trains fewer steps on fewer rows, and later rounds are sized from it.
+    # Paired runs of the default goal on one machine (held-out gain in points, 160 tasks -> 120): seed 5
+    # +17.5 -> +30, seed 6 +22.5 -> +22.5, seed 7 +16.5 -> +23; round 1 of 160 was rolled back on seeds 6 and 7.
+    run_defaults: dict[str, Any] = {"tasks_per_round": 120}
 
     def generate(
         self,

@@ -378,7 +378,6 @@ def test_the_heldout_set_grows_with_the_wall_budget_unless_someone_chose_its_siz
 
 
 def test_the_default_goal_practises_rounds_of_its_familys_size_and_a_flag_still_wins():
-    from autodidact.agent.config import RunConfig
     from autodidact.agent.run import configure
 
     goal = "get better at writing small Python functions"

@@ -116,6 +116,15 @@ class SelectionConfig:
     )
     majority_margin: int = _f(2, "Majority filter: votes the top answer must lead the runner-up by.", positive=True)
     max_rows_per_task: int = _f(2, "Most training rows kept per task (balances easy and hard tasks).")
+    frontier_repeat: int = _f(
+        8,
+        "Times SFT trains on each row of a template whose attempts this round passed, but rarely (under "
+        "selection.frontier_rate): the frontier, where a verified answer is rare; 1 for once, as any other row.",
+        positive=True,
+    )
+    frontier_rate: float = _f(
+        0.3, "Pass rate of a template's attempts this round under which its rows count as the frontier.", fraction=True
+    )
     drop_solved: bool = _f(
         False,
         "Leave out the rows of tasks whose every attempt (two or more) was labelled good (passed, with the "

@@ -241,6 +241,48 @@ def test_select_leaves_out_the_tasks_every_attempt_solved(tiny_model, tmp_path, 
     ctx.close()
 
 
+@pytest.mark.parametrize("repeat", [8, 1])
+def test_select_repeats_the_rows_of_templates_the_champion_rarely_passes(tiny_model, tmp_path, repeat):
+    """One template's attempts passed 1 of 12 (the frontier), another's 9 of 12: SFT's file holds the frontier's
+    row `selection.frontier_repeat` times and every other row once; the counts say which and how many."""
+    config = RunConfig.build(goal="g", levels=[1], heldout_tasks=10, guard_tasks=10)
+    config.selection.frontier_repeat = repeat
+    ctx = RunContext(config=config, run=RunDir.create(tmp_path / "run", config), quiet=True)
+    ctx.make_heldout()
+    family = ctx.family("python-functions")
+    taken = frozenset(t.prompt for t in ctx.heldout() + ctx.guard_candidates())
+    by_template: dict[str, list[dict]] = {}
+    for t in family.generate(split="train", difficulty=1, n=60, seed=7, exclude_prompts=taken):
+        by_template.setdefault(t.template, []).append(t.to_dict())
+    rare, common = (tasks[:3] for tasks in sorted(by_template.values(), key=len, reverse=True)[:2])
+
+    def attempt(task: dict, sample: int, passed: bool) -> dict:
+        code = task["reference"] if passed else "def f():\n    return None"
+        return {"task_id": task["id"], "sample": sample, "difficulty": 1, "completion": f"```python\n{code}\n```",
+                "passed": passed, "feedback": "", "stopped": None}  # fmt: skip
+
+    attempts = [attempt(t, s, t is rare[0] and s == 0) for t in rare for s in range(4)]
+    attempts += [attempt(t, s, s > 0) for t in common for s in range(4)]
+    folder = ctx.run.round_dir(1)
+    write_jsonl(folder / "tasks.jsonl", rare + common)
+    write_jsonl(folder / "attempts.jsonl", attempts)
+    write_jsonl(folder / "repairs.jsonl", [])
+    files = {k: f"data/round-1/{k}.jsonl" for k in ("tasks", "attempts", "repairs")}
+    current = {"files": files, "counts": {}, "plan": {"family": "python-functions"}}
+    current = select({"round": 1, "champion": str(tiny_model), "history": [], "current": current}, ctx)["current"]
+    lines = (ctx.run.path / current["files"]["selected"]).read_text().splitlines()
+    times: dict[str, int] = {}
+    for line in lines:
+        times[json.loads(line)["task_id"]] = times.get(json.loads(line)["task_id"], 0) + 1
+    assert times.pop(rare[0]["id"]) == repeat
+    assert set(times) == {t["id"] for t in common} and set(times.values()) == {1}  # one verified answer each
+    counts = current["counts"]
+    assert counts["selected"] == 1 + len(common) and counts["frontier_copies"] == repeat - 1
+    assert counts["frontier_rows"] == (1 if repeat > 1 else 0)
+    assert counts["frontier_templates"] == [rare[0]["template"]]
+    ctx.close()
+
+
 def test_the_plan_gate_stops_on_a_spent_budget_or_lost_patience():
     plan = {"stop": False, "reason": "r", "n_tasks": 1, "levels": [1]}
     config = RunConfig.build(goal="g", budget={"tokens": 1000}, patience=2)

@@ -34,6 +34,18 @@ def near_duplicate(code: str, others: list[str], threshold: float = 0.9) -> bool
     return any(len(mine & (g := ngrams(o))) / max(1, len(mine | g)) >= threshold for o in others)
 
 
+def rare_templates(tasks: dict[str, Task], outcomes: dict[str, list[bool]], below: float) -> set[str]:
+    """The templates whose attempts this round (`outcomes`, per task) passed under `below` of the time: the
+    frontier, where a verified answer is rare and teaches the most (a row of one that no attempt passed this
+    round came from an earlier round's champion)."""
+    tally: dict[str, list[int]] = {}
+    for task_id, verdicts in outcomes.items():
+        t = tally.setdefault(tasks[task_id].template, [0, 0])
+        t[0] += sum(verdicts)
+        t[1] += len(verdicts)
+    return {template for template, (passed, tried) in tally.items() if passed < below * tried}
+
+
 def _load(ctx: RunContext, sources: list[dict[str, str]]) -> tuple[dict[str, Task], list[dict[str, Any]]]:
     """Tasks and every attempt and repair row of the given rounds, each tagged with where it came from."""
     tasks: dict[str, Task] = {}
@@ -133,6 +145,14 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
         rows, solved_rows = rows + solved_rows, []
     earlier = sum(row.pop("earlier") for row in rows)
 
+    # This round's attempts per task: the champion as it is now (the frontier's rates and GRPO's groups).
+    outcomes: dict[str, list[bool]] = {}
+    for item in usable:
+        if item["source"] == "attempt" and not item["earlier"]:
+            outcomes.setdefault(item["task_id"], []).append(bool(item["passed"]))
+    rare = rare_templates(tasks, outcomes, cfg.selection.frontier_rate)
+    copies = [row for row in rows if tasks[row["task_id"]].template in rare] * (cfg.selection.frontier_repeat - 1)
+
     # DPO: a repair over the attempt it repaired; otherwise verified answers over failed attempts, in order.
     failed: dict[str, list[dict[str, Any]]] = {}
     for item in usable:
@@ -156,10 +176,6 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
             )
 
     # GRPO: this round's tasks with mixed outcomes (the champion's own, as it is now).
-    outcomes: dict[str, list[bool]] = {}
-    for item in usable:
-        if item["source"] == "attempt" and not item["earlier"]:
-            outcomes.setdefault(item["task_id"], []).append(bool(item["passed"]))
     mixed = [tid for tid, v in outcomes.items() if 0 < sum(v) < len(v)]
     mixed.sort(key=lambda tid: abs(sum(outcomes[tid]) / len(outcomes[tid]) - 0.5))
     prompts = [
@@ -169,7 +185,7 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
 
     # The gate's check that nothing protected got through, whichever way each dataset was built.
     leaked = sum(1 for d in (rows, pairs, prompts) for r in d if clean.task_overlap(tasks[r["task_id"]]))
-    for name, data in (("selected", rows), ("pairs", pairs), ("prompts", prompts)):
+    for name, data in (("selected", rows + copies), ("pairs", pairs), ("prompts", prompts)):
         write_jsonl(ctx.run.round_file(round_no, name), data)
         files[name] = ctx.run.relative(ctx.run.round_file(round_no, name))
     diagnostics = data_diagnostics(outcomes, len(rows), len(pairs), len(prompts))
@@ -191,6 +207,10 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "heldout_overlap_dropped": sum(dropped.values()),
         "protected_overlap_after": leaked,
         "selected_from_earlier_rounds": earlier,
+        # Rows of the templates the champion rarely passes, and the copies of them that SFT trains on besides.
+        "frontier_rows": len(copies) // max(1, cfg.selection.frontier_repeat - 1),
+        "frontier_copies": len(copies),
+        "frontier_templates": sorted(rare & {tasks[row["task_id"]].template for row in rows}),
         "solved_rows_dropped": len(solved_rows),
     }
     current["counts"].update(ctx.label_filter.selected_counts(rows))

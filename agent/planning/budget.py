@@ -225,7 +225,9 @@ def _rates(config: RunConfig, measured: list[dict[str, Any]], method: str | None
         record, counts = trained[-1]["train"], trained[-1]["counts"]
         batch = (record.get("params") or {}).get("batch_size", config.training.batch_size)
         step_s = step_seconds(measured, method) or 0.0
+        # The rows this round's attempts added, and the frontier's copies that were trained on besides.
         new_rows = max(0, counts.get("selected", 0) - counts.get("selected_from_earlier_rounds", 0))
+        new_rows += counts.get("frontier_copies", 0)
         per_attempt = config.training.epochs * new_rows / max(1, counts["attempts"]) * step_s / batch
     cap_s = config.training.max_steps_per_round * step_s
     return Rates(last["attempts"] / last["acquire_s"], fixed, per_attempt, cap_s, step_s)

@@ -87,6 +87,9 @@ class Counts(TypedDict, total=False):
     heldout_overlap_dropped: int
     protected_overlap_after: int
     selected_from_earlier_rounds: int
+    frontier_rows: int
+    frontier_copies: int
+    frontier_templates: list[str]
     solved_rows_dropped: int
     selected_label_precision: float
 

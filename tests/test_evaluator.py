@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -200,44 +201,53 @@ def test_select_trains_on_the_rounds_it_is_told_to_keep(tiny_model, tmp_path, ac
     ctx.close()
 
 
+def _level_one_run(tmp_path: Path, **selection: object) -> tuple[RunContext, frozenset[str]]:
+    """A level-1 run with its held-out and guard tasks made and `selection` settings, and the prompts its practice
+    tasks must avoid."""
+    config = RunConfig.build(goal="g", levels=[1], heldout_tasks=10, guard_tasks=10)
+    for name, value in selection.items():
+        setattr(config.selection, name, value)
+    ctx = RunContext(config=config, run=RunDir.create(tmp_path / "run", config), quiet=True)
+    ctx.make_heldout()
+    return ctx, frozenset(t.prompt for t in ctx.heldout() + ctx.guard_candidates())
+
+
+def _attempt(task: dict, sample: int, passed: bool) -> dict:
+    """An attempt at `task`: its reference when it passed, else a function that returns nothing."""
+    code = task["reference"] if passed else "def f():\n    return None"
+    return {"task_id": task["id"], "sample": sample, "difficulty": 1, "completion": f"```python\n{code}\n```",
+            "passed": passed, "feedback": "", "stopped": None}  # fmt: skip
+
+
+def _selected(ctx: RunContext, champion: Path, tasks: list[dict], attempts: list[dict]) -> tuple[list[str], dict]:
+    """Round 1 of `tasks` and `attempts` through select: the task id of each line of SFT's file, and the counts."""
+    folder = ctx.run.round_dir(1)
+    write_jsonl(folder / "tasks.jsonl", tasks)
+    write_jsonl(folder / "attempts.jsonl", attempts)
+    write_jsonl(folder / "repairs.jsonl", [])
+    files = {k: f"data/round-1/{k}.jsonl" for k in ("tasks", "attempts", "repairs")}
+    current = {"files": files, "counts": {}, "plan": {"family": "python-functions"}}
+    current = select({"round": 1, "champion": str(champion), "history": [], "current": current}, ctx)["current"]
+    lines = (ctx.run.path / current["files"]["selected"]).read_text().splitlines()
+    return [json.loads(line)["task_id"] for line in lines], current["counts"]
+
+
 @pytest.mark.parametrize("drop_solved", [True, False])
 def test_select_leaves_out_the_tasks_every_attempt_solved(tiny_model, tmp_path, drop_solved):
     """Ten tasks passed in both attempts, ten in one of two, four in their only attempt: with drop_solved, the
     first ten give no rows (one attempt is not enough to call a task solved); when their rows are all there is,
     they are kept."""
-    config = RunConfig.build(goal="g", levels=[1], heldout_tasks=10, guard_tasks=10)
-    config.selection.drop_solved = drop_solved
-    ctx = RunContext(config=config, run=RunDir.create(tmp_path / "run", config), quiet=True)
-    ctx.make_heldout()
+    ctx, taken = _level_one_run(tmp_path, drop_solved=drop_solved)
     family = ctx.family("python-functions")
-    taken = frozenset(t.prompt for t in ctx.heldout() + ctx.guard_candidates())
     tasks = [t.to_dict() for t in family.generate(split="train", difficulty=1, n=24, seed=5, exclude_prompts=taken)]
-
-    def attempt(task: dict, sample: int, passed: bool) -> dict:
-        code = task["reference"] if passed else "def f():\n    return None"
-        return {"task_id": task["id"], "sample": sample, "difficulty": 1, "completion": f"```python\n{code}\n```",
-                "passed": passed, "feedback": "", "stopped": None}  # fmt: skip
-
     solved, mixed, once = tasks[:10], tasks[10:20], tasks[20:]
-    attempts = [attempt(t, s, True) for t in solved for s in range(2)]
-    attempts += [attempt(t, s, s == 0) for t in mixed for s in range(2)] + [attempt(t, 0, True) for t in once]
-    folder = ctx.run.round_dir(1)
-    write_jsonl(folder / "tasks.jsonl", tasks)
-    write_jsonl(folder / "repairs.jsonl", [])
-    files = {k: f"data/round-1/{k}.jsonl" for k in ("tasks", "attempts", "repairs")}
-
-    def selected(attempts: list[dict]) -> tuple[set[str], dict]:
-        write_jsonl(folder / "attempts.jsonl", attempts)
-        current = {"files": dict(files), "counts": {}, "plan": {"family": "python-functions"}}
-        current = select({"round": 1, "champion": str(tiny_model), "history": [], "current": current}, ctx)["current"]
-        rows = (ctx.run.path / current["files"]["selected"]).read_text().splitlines()
-        return {json.loads(line)["task_id"] for line in rows}, current["counts"]
-
-    ids, counts = selected(attempts)
+    attempts = [_attempt(t, s, True) for t in solved for s in range(2)]
+    attempts += [_attempt(t, s, s == 0) for t in mixed for s in range(2)] + [_attempt(t, 0, True) for t in once]
+    ids, counts = _selected(ctx, tiny_model, tasks, attempts)
     expected = {t["id"] for t in (mixed + once if drop_solved else tasks)}
-    assert ids == expected and counts["solved_rows_dropped"] == (10 if drop_solved else 0)
-    ids, counts = selected([a for a in attempts if a["task_id"] in {t["id"] for t in solved}])
-    assert ids == {t["id"] for t in solved} and counts["solved_rows_dropped"] == 0  # too few rows without them
+    assert set(ids) == expected and counts["solved_rows_dropped"] == (10 if drop_solved else 0)
+    ids, counts = _selected(ctx, tiny_model, tasks, [a for a in attempts if a["task_id"] in {t["id"] for t in solved}])
+    assert set(ids) == {t["id"] for t in solved} and counts["solved_rows_dropped"] == 0  # too few rows without them
     ctx.close()
 
 
@@ -245,38 +255,17 @@ def test_select_leaves_out_the_tasks_every_attempt_solved(tiny_model, tmp_path, 
 def test_select_repeats_the_rows_of_templates_the_champion_rarely_passes(tiny_model, tmp_path, repeat):
     """One template's attempts passed 1 of 12 (the frontier), another's 9 of 12: SFT's file holds the frontier's
     row `selection.frontier_repeat` times and every other row once; the counts say which and how many."""
-    config = RunConfig.build(goal="g", levels=[1], heldout_tasks=10, guard_tasks=10)
-    config.selection.frontier_repeat = repeat
-    ctx = RunContext(config=config, run=RunDir.create(tmp_path / "run", config), quiet=True)
-    ctx.make_heldout()
-    family = ctx.family("python-functions")
-    taken = frozenset(t.prompt for t in ctx.heldout() + ctx.guard_candidates())
+    ctx, taken = _level_one_run(tmp_path, frontier_repeat=repeat)
     by_template: dict[str, list[dict]] = {}
-    for t in family.generate(split="train", difficulty=1, n=60, seed=7, exclude_prompts=taken):
+    for t in ctx.family("python-functions").generate(split="train", difficulty=1, n=60, seed=7, exclude_prompts=taken):
         by_template.setdefault(t.template, []).append(t.to_dict())
     rare, common = (tasks[:3] for tasks in sorted(by_template.values(), key=len, reverse=True)[:2])
-
-    def attempt(task: dict, sample: int, passed: bool) -> dict:
-        code = task["reference"] if passed else "def f():\n    return None"
-        return {"task_id": task["id"], "sample": sample, "difficulty": 1, "completion": f"```python\n{code}\n```",
-                "passed": passed, "feedback": "", "stopped": None}  # fmt: skip
-
-    attempts = [attempt(t, s, t is rare[0] and s == 0) for t in rare for s in range(4)]
-    attempts += [attempt(t, s, s > 0) for t in common for s in range(4)]
-    folder = ctx.run.round_dir(1)
-    write_jsonl(folder / "tasks.jsonl", rare + common)
-    write_jsonl(folder / "attempts.jsonl", attempts)
-    write_jsonl(folder / "repairs.jsonl", [])
-    files = {k: f"data/round-1/{k}.jsonl" for k in ("tasks", "attempts", "repairs")}
-    current = {"files": files, "counts": {}, "plan": {"family": "python-functions"}}
-    current = select({"round": 1, "champion": str(tiny_model), "history": [], "current": current}, ctx)["current"]
-    lines = (ctx.run.path / current["files"]["selected"]).read_text().splitlines()
-    times: dict[str, int] = {}
-    for line in lines:
-        times[json.loads(line)["task_id"]] = times.get(json.loads(line)["task_id"], 0) + 1
+    attempts = [_attempt(t, s, t is rare[0] and s == 0) for t in rare for s in range(4)]
+    attempts += [_attempt(t, s, s > 0) for t in common for s in range(4)]
+    ids, counts = _selected(ctx, tiny_model, rare + common, attempts)
+    times = Counter(ids)
     assert times.pop(rare[0]["id"]) == repeat
     assert set(times) == {t["id"] for t in common} and set(times.values()) == {1}  # one verified answer each
-    counts = current["counts"]
     assert counts["selected"] == 1 + len(common) and counts["frontier_copies"] == repeat - 1
     assert counts["frontier_rows"] == (1 if repeat > 1 else 0)
     assert counts["frontier_templates"] == [rare[0]["template"]]

@@ -219,14 +219,17 @@ def _attempt(task: dict, sample: int, passed: bool) -> dict:
             "passed": passed, "feedback": "", "stopped": None}  # fmt: skip
 
 
-def _selected(ctx: RunContext, champion: Path, tasks: list[dict], attempts: list[dict]) -> tuple[list[str], dict]:
-    """Round 1 of `tasks` and `attempts` through select: the task id of each line of SFT's file, and the counts."""
+def _selected(
+    ctx: RunContext, champion: Path, tasks: list[dict], attempts: list[dict], k: int = 4
+) -> tuple[list[str], dict]:
+    """Round 1 of `tasks` and `attempts` (a plan of `k` per task) through select: the task id of each line of SFT's
+    file, and the counts."""
     folder = ctx.run.round_dir(1)
     write_jsonl(folder / "tasks.jsonl", tasks)
     write_jsonl(folder / "attempts.jsonl", attempts)
     write_jsonl(folder / "repairs.jsonl", [])
     files = {k: f"data/round-1/{k}.jsonl" for k in ("tasks", "attempts", "repairs")}
-    current = {"files": files, "counts": {}, "plan": {"family": "python-functions"}}
+    current = {"files": files, "counts": {}, "plan": {"family": "python-functions", "samples_per_task": k}}
     current = select({"round": 1, "champion": str(champion), "history": [], "current": current}, ctx)["current"]
     lines = (ctx.run.path / current["files"]["selected"]).read_text().splitlines()
     return [json.loads(line)["task_id"] for line in lines], current["counts"]
@@ -251,10 +254,11 @@ def test_select_leaves_out_the_tasks_every_attempt_solved(tiny_model, tmp_path, 
     ctx.close()
 
 
-@pytest.mark.parametrize("repeat", [8, 1])
-def test_select_repeats_the_rows_of_templates_the_champion_rarely_passes(tiny_model, tmp_path, repeat):
+@pytest.mark.parametrize(("repeat", "k", "times"), [(8, 4, 8), (1, 4, 1), (8, 1, 1)])
+def test_select_repeats_the_rows_of_templates_the_champion_rarely_passes(tiny_model, tmp_path, repeat, k, times):
     """One template's attempts passed 1 of 12 (the frontier), another's 9 of 12: SFT's file holds the frontier's
-    row `selection.frontier_repeat` times and every other row once; the counts say which and how many."""
+    row `selection.frontier_repeat` times and every other row once; the counts say which and how many. A plan of
+    one answer per task has no frontier (its rates are shares of tasks solved, not of samples)."""
     ctx, taken = _level_one_run(tmp_path, frontier_repeat=repeat)
     by_template: dict[str, list[dict]] = {}
     for t in ctx.family("python-functions").generate(split="train", difficulty=1, n=60, seed=7, exclude_prompts=taken):
@@ -262,13 +266,13 @@ def test_select_repeats_the_rows_of_templates_the_champion_rarely_passes(tiny_mo
     rare, common = (tasks[:3] for tasks in sorted(by_template.values(), key=len, reverse=True)[:2])
     attempts = [_attempt(t, s, t is rare[0] and s == 0) for t in rare for s in range(4)]
     attempts += [_attempt(t, s, s > 0) for t in common for s in range(4)]
-    ids, counts = _selected(ctx, tiny_model, rare + common, attempts)
-    times = Counter(ids)
-    assert times.pop(rare[0]["id"]) == repeat
-    assert set(times) == {t["id"] for t in common} and set(times.values()) == {1}  # one verified answer each
-    assert counts["selected"] == 1 + len(common) and counts["frontier_copies"] == repeat - 1
-    assert counts["frontier_rows"] == (1 if repeat > 1 else 0)
-    assert counts["frontier_templates"] == [rare[0]["template"]]
+    ids, counts = _selected(ctx, tiny_model, rare + common, attempts, k)
+    lines = Counter(ids)
+    assert lines.pop(rare[0]["id"]) == times
+    assert set(lines) == {t["id"] for t in common} and set(lines.values()) == {1}  # one verified answer each
+    assert counts["selected"] == 1 + len(common) and counts["frontier_copies"] == times - 1
+    assert counts["frontier_rows"] == (1 if times > 1 else 0)
+    assert counts["frontier_templates"] == ([rare[0]["template"]] if k > 1 else [])
     ctx.close()
 
 

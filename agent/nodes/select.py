@@ -5,6 +5,7 @@
   template whose attempts this round passed under `selection.frontier_rate` of the time (the frontier, where a
   verified answer is rare) are written `selection.frontier_repeat` times: trained once among its 284 rows, the
   11 rows of gcd, clamp and last_word in seed 1's round 3 left the candidate at 0 of their 12 held-out tasks.
+  Only a round that samples several answers per task has a frontier.
 - DPO pairs: a verified completion preferred over a failed attempt at the same task (a repair over the
   attempt it repaired), capped per task.
 - GRPO prompts: tasks whose attempts had mixed outcomes (a group with equal rewards teaches nothing).
@@ -153,7 +154,11 @@ def select(state: RunState, ctx: RunContext) -> dict[str, Any]:
     for item in usable:
         if item["source"] == "attempt" and not item["earlier"]:
             outcomes.setdefault(item["task_id"], []).append(bool(item["passed"]))
-    rare = rare_templates(tasks, outcomes, cfg.selection.frontier_rate)
+    # With one answer per task (greedy families such as addition) no answer is a rare sample: a template's rate is
+    # the share of its tasks solved, and its rows are many. The proving ground's round 3 had 361 such rows of 1,300,
+    # whose 2,527 copies were two thirds of its training, and that run reached L8 86% where it had reached 90%.
+    sampled = current["plan"].get("samples_per_task", cfg.sampling.samples_per_task) > 1
+    rare = rare_templates(tasks, outcomes, cfg.selection.frontier_rate) if sampled else set()
     copies = [row for row in rows if tasks[row["task_id"]].template in rare] * (cfg.selection.frontier_repeat - 1)
 
     # DPO: a repair over the attempt it repaired; otherwise verified answers over failed attempts, in order.

@@ -159,7 +159,8 @@ def test_a_plugin_trainer_trains_a_round(warm_model, tmp_path, capsys):
     run_dir = tmp_path / "run"
     assert main([*tiny_run_args(warm_model, run_dir, "--trainer", "my_sft", "--plugin", str(plugin), rounds=1)]) == 0
     (record,) = trace_of(run_dir, capsys)["rounds"]
-    assert record["method"] == "my_sft" and int(marker.read_text()) == record["counts"]["selected"] > 0
+    trained = record["counts"]["selected"] + record["counts"]["frontier_copies"]  # every line of SFT's file
+    assert record["method"] == "my_sft" and int(marker.read_text()) == trained > 0
     assert record["train"]["steps"] > 0
     assert main(["run", "g", "--trainer", "nope", "--run-dir", str(tmp_path / "other")]) == 2
     assert "choose auto or one of" in capsys.readouterr().err

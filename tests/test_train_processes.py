@@ -57,7 +57,9 @@ def test_a_round_trains_its_candidate_in_two_processes(warm_model, tmp_path, cap
 
     run_dir = tmp_path / "run"
     # Every row once (no frontier copies), so that 4 epochs stay under the round's step cap.
-    args = tiny_run_args(warm_model, run_dir, "--train-processes", "2", "--set", "selection.frontier_repeat=1", rounds=1)
+    args = tiny_run_args(
+        warm_model, run_dir, "--train-processes", "2", "--set", "selection.frontier_repeat=1", rounds=1
+    )
     assert main(args) == 0
     train = trace_of(run_dir, capsys)["rounds"][0]["train"]
     assert train["steps"] == 4 * math.ceil(train["rows"] / 8)  # 8 rows to a step, 4 epochs

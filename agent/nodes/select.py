@@ -27,6 +27,7 @@ from ..context import RunContext
 from ..decontaminate import Decontaminator, ngrams, normalise_code
 from ..rundir import read_jsonl, write_jsonl
 from ..state import RoundFiles, RunState, files_of, since_promotion
+from ..stats import tally
 from ..trainer_choice import choose_trainer, data_diagnostics
 from ..transfer import protected_tasks
 from .train import affordable_steps
@@ -42,12 +43,8 @@ def rare_templates(tasks: dict[str, Task], outcomes: dict[str, list[bool]], belo
     """The templates whose attempts this round (`outcomes`, per task) passed under `below` of the time: the
     frontier, where a verified answer is rare and teaches the most (a row of one that no attempt passed this
     round came from an earlier round's champion)."""
-    tally: dict[str, list[int]] = {}
-    for task_id, verdicts in outcomes.items():
-        t = tally.setdefault(tasks[task_id].template, [0, 0])
-        t[0] += sum(verdicts)
-        t[1] += len(verdicts)
-    return {template for template, (passed, tried) in tally.items() if passed < below * tried}
+    counts = tally((tasks[task_id].template, ok) for task_id, verdicts in outcomes.items() for ok in verdicts)
+    return {template for template, (passed, tried) in counts.items() if passed < below * tried}
 
 
 def _load(ctx: RunContext, sources: list[dict[str, str]]) -> tuple[dict[str, Task], list[dict[str, Any]]]:

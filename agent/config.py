@@ -119,7 +119,8 @@ class SelectionConfig:
     frontier_repeat: int = _f(
         8,
         "Times SFT trains on each row of a template whose attempts this round passed, but rarely (under "
-        "selection.frontier_rate): the frontier, where a verified answer is rare; 1 for once, as any other row.",
+        "selection.frontier_rate): the frontier, where a verified answer is rare; 1 for once, as any other row. "
+        "A round that samples one answer per task has no frontier.",
         positive=True,
     )
     frontier_rate: float = _f(

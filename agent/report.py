@@ -17,7 +17,7 @@ from typing import Any
 
 from .context import RunContext
 from .rundir import DamagedFile, atomic_write_text, read_jsonl
-from .trace import level_evals, transfer_line
+from .trace import final_lines, level_evals, transfer_line
 
 SAMPLES_PER_STAGE = 40
 FUNNEL = ("tasks", "attempts", "verified", "repaired", "selected")
@@ -267,11 +267,7 @@ def render(ctx: RunContext, trace: dict[str, Any], unreadable: list[str] | None 
     head = f"<h1>autodidact run</h1><p><b>Goal:</b> {html.escape(trace['goal'])}<br><b>Status:</b> {trace['status']}"
     head += f"<br><b>Champion:</b> {html.escape(str(trace['champion']))}"
     if final:
-        head += (
-            f"<br><b>Held-out pass@1:</b> {final['base_pass1']}/{final['n']} at the start, "
-            f"{final['champion_pass1']}/{final['n']} now (one-sided McNemar p={final['p_value']:.3g}, 95% CI of "
-            f"the difference {final['ci'][0]:+.0%} to {final['ci'][1]:+.0%})"
-        )
+        head += "<br><b>Held-out:</b> " + "<br>".join(html.escape(line.strip()) for line in final_lines(final))
     if trace.get("transfer"):
         head += f"<br><b>Transfer:</b> {html.escape(transfer_line(trace['transfer']))}"
     head += "</p>"

@@ -168,6 +168,8 @@ class EvalRecord(TypedDict, total=False):
     gained: int
     lost: int
     min_detectable: float | None
+    by_template: dict[str, Any]
+    """The test that counts templates, not tasks (`stats.clustered_greater`): reported, not gated on."""
     champion_split: dict[str, int]
     candidate_split: dict[str, int]
     by_difficulty: dict[str, dict[str, float]]

@@ -16,18 +16,15 @@ from .stats import compare
 from .transfer import comparison
 
 
-def final_comparison(ctx: RunContext, values: dict[str, Any]) -> dict[str, Any] | None:
-    """The starting model against the final champion on the held-out set, when both were evaluated."""
-    if "champion" not in values:
-        return None
-    base_file = ctx.run.eval_file("base")
-    champ_file = ctx.run.eval_file(model_key(values["champion"], values["base_model"]))
-    if not base_file.exists() or not champ_file.exists():
-        return None
-    base, champ = read_jsonl(base_file), read_jsonl(champ_file)
-    test = compare([r["passed"] for r in base], [r["passed"] for r in champ])
-    return {
-        "champion": values["champion"],
+def _tested(base: list[dict[str, Any]], champ: list[dict[str, Any]]) -> dict[str, Any]:
+    """The start against the champion on the same rows: McNemar, and the test that counts templates
+    (`by_template`) where a template holds more than one task."""
+    test = compare(
+        [r["passed"] for r in base],
+        [r["passed"] for r in champ],
+        clusters=[str(r.get("template") or r["task_id"]) for r in base],
+    )
+    out = {
         "n": test["n"],
         "base_pass1": test["before_pass"],
         "champion_pass1": test["after_pass"],
@@ -36,6 +33,28 @@ def final_comparison(ctx: RunContext, values: dict[str, Any]) -> dict[str, Any] 
         "p_value": test["p_value"],
         "ci": test["ci"],
     }
+    return {**out, "by_template": test["by_cluster"]} if "by_cluster" in test else out
+
+
+def final_comparison(ctx: RunContext, values: dict[str, Any]) -> dict[str, Any] | None:
+    """The starting model against the final champion on the held-out set, when both were evaluated; with the
+    tasks of templates the run practised and of those it never did (`parts`: seen, unseen) each tested apart,
+    when the held-out set has both."""
+    if "champion" not in values:
+        return None
+    base_file = ctx.run.eval_file("base")
+    champ_file = ctx.run.eval_file(model_key(values["champion"], values["base_model"]))
+    if not base_file.exists() or not champ_file.exists():
+        return None
+    base, champ = read_jsonl(base_file), read_jsonl(champ_file)
+    out = {"champion": values["champion"], **_tested(base, champ)}
+    unseen = [bool(r.get("unseen_template")) for r in base]
+    if any(unseen) and not all(unseen):
+        out["parts"] = {
+            part: _tested(*([r for r, u in zip(rows, unseen, strict=True) if u == want] for rows in (base, champ)))
+            for part, want in (("seen", False), ("unseen", True))
+        }
+    return out
 
 
 def _seconds(stamp: str) -> float:
@@ -162,15 +181,37 @@ def format_table(trace: dict[str, Any]) -> str:
     out += format_levels(trace["rounds"]) + format_forms(trace["rounds"])
     final = trace.get("final")
     if final:
-        out.append(
-            f"held-out pass@1: start {final['base_pass1']}/{final['n']} -> champion {final['champion_pass1']}/{final['n']} "
-            f"({100 * (final['champion_pass1'] - final['base_pass1']) / final['n']:+.0f} points, +{final['gained']} -{final['lost']} tasks, "
-            f"one-sided McNemar p={_fmt_p(final['p_value'])}, 95% CI of the difference "
-            f"{final['ci'][0]:+.0%} to {final['ci'][1]:+.0%})"
-        )
+        out += final_lines(final)
     if trace.get("transfer"):
         out.append(transfer_line(trace["transfer"]))
     return "\n".join(out)
+
+
+def _by_template(test: dict[str, Any]) -> str:
+    t = test.get("by_template")
+    if not t:
+        return ""
+    return f"; by template p={_fmt_p(t['p_value'])}, {t['up']} of {t['clusters']} templates up, {t['moved'] - t['up']} down"
+
+
+def final_lines(final: dict[str, Any]) -> list[str]:
+    """The start against the final champion on the held-out set, then its seen and unseen templates apart. Each
+    gives McNemar's p and the p of the test that counts templates (`stats.clustered_greater`): a template's tasks
+    tend to flip together, and the second does not count them as independent."""
+    lines = [
+        f"held-out pass@1: start {final['base_pass1']}/{final['n']} -> champion {final['champion_pass1']}/{final['n']} "
+        f"({100 * (final['champion_pass1'] - final['base_pass1']) / final['n']:+.0f} points, +{final['gained']} -{final['lost']} tasks, "
+        f"one-sided McNemar p={_fmt_p(final['p_value'])}, 95% CI of the difference "
+        f"{final['ci'][0]:+.0%} to {final['ci'][1]:+.0%}{_by_template(final)})"
+    ]
+    for part, label in (("seen", "practised templates"), ("unseen", "templates never practised")):
+        t = (final.get("parts") or {}).get(part)
+        if t:
+            lines.append(
+                f"  {label}: {t['base_pass1']}/{t['n']} -> {t['champion_pass1']}/{t['n']} "
+                f"(+{t['gained']} -{t['lost']} tasks, p={_fmt_p(t['p_value'])}{_by_template(t)})"
+            )
+    return lines
 
 
 def transfer_line(t: dict[str, Any]) -> str:

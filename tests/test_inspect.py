@@ -56,6 +56,9 @@ def test_runs_lists_goal_rounds_champion_and_heldout_pass_rate(finished_run, cap
     assert entry["goal"] == t["goal"] and entry["rounds"] == len(t["rounds"]) and entry["champion"] == t["champion"]
     final = t["final"]
     assert entry["heldout"] == f"{final['base_pass1']}/{final['n']} -> {final['champion_pass1']}/{final['n']}"
+    parts = final["parts"]  # the tiny run's held-out set has templates it never practises
+    assert parts["seen"]["n"] + parts["unseen"]["n"] == final["n"] and parts["unseen"]["n"] > 0
+    assert parts["seen"]["gained"] + parts["unseen"]["gained"] == final["gained"]
 
 
 def chromium() -> str:
@@ -164,3 +167,19 @@ def test_the_final_line_gives_the_gain_in_points_of_any_heldout_size():
              "ci": [0.29, 0.37]}  # fmt: skip
     line = format_table({"rounds": [], "final": final}).splitlines()[-1]
     assert "start 246/561 -> champion 432/561 (+33 points, +186 -0 tasks" in line, line
+
+
+def test_the_final_lines_give_the_unseen_templates_apart_with_the_test_that_counts_templates():
+    from autodidact.agent.trace import format_table
+
+    def part(n, before, after, gained, lost, p, up=None):
+        out = {"n": n, "base_pass1": before, "champion_pass1": after, "gained": gained, "lost": lost, "p_value": p,
+               "ci": [0.1, 0.2]}  # fmt: skip
+        return {**out, "by_template": {"clusters": 14, "moved": up + 1, "up": up, "p_value": 0.031}} if up else out
+
+    final = {**part(200, 58, 133, 76, 1, 5.2e-22, 25), "parts": {"seen": part(146, 39, 94, 55, 0, 2.8e-17),
+             "unseen": part(54, 19, 39, 21, 1, 5.5e-6, 6)}}  # fmt: skip
+    lines = format_table({"rounds": [], "final": final}).splitlines()
+    assert "p=5.2e-22" in lines[-3] and "by template p=0.031, 25 of 14 templates up, 1 down" in lines[-3]
+    assert lines[-2].strip() == "practised templates: 39/146 -> 94/146 (+55 -0 tasks, p=2.8e-17)"
+    assert lines[-1].strip().startswith("templates never practised: 19/54 -> 39/54 (+21 -1 tasks, p=5.5e-06; by")

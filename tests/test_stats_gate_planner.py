@@ -36,6 +36,38 @@ def test_mcnemar_rejects_unpaired():
         mcnemar_greater([True], [True, False])
 
 
+def test_the_template_test_is_mcnemar_when_every_task_is_its_own_template():
+    import random
+
+    from autodidact.agent.stats import clustered_greater
+
+    rng = random.Random(0)
+    for _ in range(5):
+        before = [rng.random() < 0.3 for _ in range(200)]
+        after = [(b and rng.random() < 0.9) or rng.random() < 0.15 for b in before]
+        test = clustered_greater(before, after, [str(i) for i in range(200)])
+        assert test["p_value"] == pytest.approx(mcnemar_greater(before, after)["p_value"], rel=1e-9)
+
+
+def test_the_template_test_counts_templates_that_moved_not_tasks():
+    from autodidact.agent.stats import clustered_greater, compare
+
+    # Two templates of six tasks each, every task gained: twelve coins for McNemar, two for the template test.
+    before, after, templates = [False] * 12 + [True] * 4, [True] * 12 + [True] * 4, ["a"] * 6 + ["b"] * 6 + ["c"] * 4
+    assert mcnemar_greater(before, after)["p_value"] == pytest.approx(0.5**12)
+    test = clustered_greater(before, after, templates)
+    assert (test["clusters"], test["moved"], test["up"]) == (3, 2, 2) and test["p_value"] == pytest.approx(0.25)
+    # Net changes +2, +2, -1: of the 8 sign flips, sums 5 and 3 reach the observed 3.
+    mixed = clustered_greater([0, 0, 0, 0, 1, 1], [1, 1, 1, 1, 1, 0], list("aabbcc"))
+    assert (mixed["up"], mixed["moved"], mixed["p_value"]) == (2, 3, pytest.approx(0.25))
+    assert clustered_greater([1] * 4, [0] * 4, list("aabb"))["p_value"] == 1.0
+    assert clustered_greater([1] * 4, [1] * 4, list("aabb"))["p_value"] == 1.0
+    assert compare(before, after, clusters=templates)["by_cluster"] == test
+    assert "by_cluster" not in compare(before, after, clusters=[str(i) for i in range(16)])
+    with pytest.raises(ValueError):
+        clustered_greater([True], [True], ["a", "b"])
+
+
 CFG = RunConfig(goal="g")
 
 

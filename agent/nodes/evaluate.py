@@ -106,7 +106,11 @@ def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
             return {"current": current}
     heldout("candidate")
     champion, candidate = results["champion"], results["candidate"]
-    test = compare([r["passed"] for r in champion], [r["passed"] for r in candidate])
+    test = compare(
+        [r["passed"] for r in champion],
+        [r["passed"] for r in candidate],
+        clusters=[str(r.get("template") or r["task_id"]) for r in champion],
+    )
     current["eval"] = {
         "n": test["n"],
         "champion_pass1": test["before_pass"],
@@ -118,6 +122,8 @@ def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "lost": test["lost"],
         # The smallest net gain this many tasks can show at alpha, given the tasks the candidate lost.
         "min_detectable": smallest_detectable(test["n"], test["lost"], ctx.config.gate.alpha),
+        # Reported, not gated on: the test that counts templates, not tasks (`stats.clustered_greater`).
+        **({"by_template": test["by_cluster"]} if "by_cluster" in test else {}),
         "champion_split": split_counts(champion),
         "candidate_split": split_counts(candidate),
         "by_difficulty": {"champion": by_difficulty(champion), "candidate": by_difficulty(candidate)},
@@ -133,6 +139,8 @@ def evaluate(state: RunState, ctx: RunContext) -> dict[str, Any]:
     }
     ctx.log(
         f"round {round_no}: evaluate: champion {test['before_pass']}/{test['n']}, candidate "
-        f"{test['after_pass']}/{test['n']} (+{test['gained']} -{test['lost']}, p={test['p_value']:.3g})"
+        f"{test['after_pass']}/{test['n']} (+{test['gained']} -{test['lost']}, p={test['p_value']:.3g}"
+        + (f"; by template p={test['by_cluster']['p_value']:.3g}" if "by_cluster" in test else "")
+        + ")"
     )
     return {"current": current}

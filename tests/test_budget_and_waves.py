@@ -110,6 +110,22 @@ def test_a_later_round_is_never_planned_shorter_than_the_round_before_it():
     assert early["shortest_round_s"] == pytest.approx(503.1 - 77.3) and early["rounds_that_fit"] == 2
 
 
+def test_time_left_a_little_short_of_two_rounds_holds_two_slightly_shorter_rounds():
+    """The default goal's seed 1 (measured): after a 620 s round 1, 1003.7 s were left, 1.91 rounds of the 526 s a
+    round then took. One round took it all (197 tasks, 78 steps) and was rolled back (+25 -16 of 200), and the run
+    ended after round 1. Two rounds of 7/8 or more of the round before now fit; 1.65 rounds still make one."""
+    config = RunConfig.build(tasks_per_round=120, samples_per_task=4, budget={"wall_s": 1800})
+    round_1 = trained(480, 249.7, 619.5, new=83, carried=0, steps=37, step_s=186.0 / 37)
+    round_1["eval"]["once_s"] = 93.1
+    round_1["counts"]["frontier_copies"] = 175
+    numbers = size_round(config, [round_1], spent_s=626.3, reserve_s=170.0).numbers
+    assert numbers["remaining_s"] == pytest.approx(1003.7) and numbers["shortest_round_s"] == pytest.approx(526.4)
+    assert numbers["rounds_that_fit"] == 2
+    assert 7 / 8 * 526.4 <= numbers["predicted_s"] <= numbers["remaining_s"] / 2
+    fewer = size_round(config, [round_1], spent_s=626.3 + 1003.7 - 1.65 * 526.4, reserve_s=170.0).numbers
+    assert fewer["rounds_that_fit"] == 1
+
+
 def test_a_round_the_round_cap_makes_the_last_takes_all_the_time_left():
     """`--rounds 2` on the default goal: after round 1 (seed 1's, measured) two rounds fit the time, but the cap
     allows one. Sized as one of two, round 2 would end with half the budget unused; sized as the last, it takes the
@@ -167,9 +183,12 @@ def test_a_round_expected_to_train_by_dpo_is_sized_at_dpo_steps():
     round_1["eval"]["once_s"] = 107.4
     assert step_seconds([round_1], "dpo") == pytest.approx(178.6 / 20 * STEP_COST["dpo"])
     assert step_seconds([round_1]) == step_seconds([round_1], "sft") == pytest.approx(178.6 / 20)
-    as_sft = size_round(config, [round_1], spent_s=724.8, reserve_s=5.0)
-    as_dpo = size_round(config, [round_1], spent_s=724.8, reserve_s=5.0, method="dpo")
+    # Sized as the last, as the run's round 2 was: the 1.81 rounds of the round before left now hold two
+    # (`budget.SHORTER`), so the cap of one round keeps the run's own sizing.
+    as_sft = size_round(config, [round_1], spent_s=724.8, reserve_s=5.0, rounds_left=1)
+    as_dpo = size_round(config, [round_1], spent_s=724.8, reserve_s=5.0, method="dpo", rounds_left=1)
     assert as_sft.numbers["rounds_that_fit"] == as_dpo.numbers["rounds_that_fit"] == 1
+    assert size_round(config, [round_1], spent_s=724.8, reserve_s=5.0).numbers["rounds_that_fit"] == 2
     assert as_dpo.tasks < as_sft.tasks and as_dpo.numbers["method"] == "dpo"
     for sizing in (as_sft, as_dpo):
         assert sizing.numbers["predicted_s"] <= sizing.numbers["remaining_s"] + 1

@@ -191,7 +191,8 @@ def _by_template(test: dict[str, Any]) -> str:
     t = test.get("by_template")
     if not t:
         return ""
-    return f"; by template p={_fmt_p(t['p_value'])}, {t['up']} of {t['clusters']} templates up, {t['moved'] - t['up']} down"
+    down = t["moved"] - t["up"]
+    return f"; by template p={_fmt_p(t['p_value'])}, {t['up']} of {t['clusters']} templates up, {down} down"
 
 
 def final_lines(final: dict[str, Any]) -> list[str]:
